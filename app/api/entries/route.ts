@@ -1,0 +1,20 @@
+import { after, NextResponse, type NextRequest } from "next/server";
+import { createEntry, listEntries } from "@/lib/entries";
+import { withErrors } from "@/lib/errors";
+import { readJson, searchParamsOf } from "@/lib/http";
+import { createEntrySchema, listEntriesQuerySchema } from "@/lib/validation";
+import { processEntry } from "@/lib/worker";
+
+// POST /api/entries – create an entry; processing starts right after the response is sent
+export const POST = withErrors(async (req: NextRequest) => {
+  const { title } = await readJson(req, createEntrySchema);
+  const entry = await createEntry(title);
+  after(() => processEntry(entry.id));
+  return NextResponse.json(entry, { status: 201 });
+});
+
+// GET /api/entries?limit=50&offset=0 – list, newest first
+export const GET = withErrors(async (req: NextRequest) => {
+  const query = listEntriesQuerySchema.parse(searchParamsOf(req));
+  return NextResponse.json(await listEntries(query));
+});

@@ -1,0 +1,3 @@
+export default function EntriesPage() {
+  return <main className="p-8">Entries</main>;
+}

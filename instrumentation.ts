@@ -1,0 +1,8 @@
+// Runs once when a Next.js server starts (not during `next build`).
+export async function register() {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  const { config } = await import("@/lib/config");
+  if (!config.DATABASE_URL) {
+    throw new Error("DATABASE_URL is not set. Start the app with `npm run dev` or `npm start`, which provide one.");
+  }
+}

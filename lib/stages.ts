@@ -1,0 +1,38 @@
+import type { EntryStatus } from "@/lib/generated/prisma/enums";
+
+// The workflow's state machine: which stage follows which, and the progress it stands for.
+// Everything else (worker, API, UI) asks this file rather than spelling statuses out again.
+
+export const STATUSES = ["CREATED", "STAGE_1", "STAGE_2", "COMPLETED", "FAILED"] as const satisfies readonly EntryStatus[];
+
+export const PROGRESS: Record<EntryStatus, number | null> = {
+  CREATED: 0,
+  STAGE_1: 33,
+  STAGE_2: 66,
+  COMPLETED: 100,
+  FAILED: null, // keeps the progress it had when it failed
+};
+
+const NEXT: Partial<Record<EntryStatus, EntryStatus>> = {
+  CREATED: "STAGE_1",
+  STAGE_1: "STAGE_2",
+  STAGE_2: "COMPLETED",
+};
+
+export const TERMINAL_STATUSES: readonly EntryStatus[] = ["COMPLETED", "FAILED"];
+export const ACTIVE_STATUSES: readonly EntryStatus[] = ["CREATED", "STAGE_1", "STAGE_2"];
+
+export function isTerminal(status: EntryStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** The status an entry moves to when its current stage's work succeeds; null once terminal. */
+export function nextStatus(status: EntryStatus): EntryStatus | null {
+  return NEXT[status] ?? null;
+}
+
+/** Legal moves: one stage forward, or to FAILED from any non-terminal status. */
+export function canTransition(from: EntryStatus, to: EntryStatus): boolean {
+  if (isTerminal(from)) return false;
+  return to === "FAILED" || nextStatus(from) === to;
+}

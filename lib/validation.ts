@@ -1,0 +1,55 @@
+import { z } from "zod";
+import { STATUSES } from "@/lib/stages";
+
+// Every input the app accepts, as zod schemas. The create dialog and the route handlers import the
+// same ones, so the browser and the server cannot disagree about what a valid title is.
+
+export const TITLE_MAX = 200;
+
+// Control characters (C0, DEL, C1) have no place in a one-line title and break logs and terminals.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+export const titleSchema = z
+  .string({ error: "Title must be a string" })
+  .trim()
+  .min(1, "Title is required")
+  .max(TITLE_MAX, `Title must be at most ${TITLE_MAX} characters`)
+  .refine((t) => !CONTROL_CHARS.test(t), "Title must not contain control characters");
+
+export const createEntrySchema = z.strictObject({ title: titleSchema });
+export type CreateEntryInput = z.infer<typeof createEntrySchema>;
+
+export const statusSchema = z.enum(STATUSES, { error: `Status must be one of ${STATUSES.join(", ")}` });
+
+export const updateEntrySchema = z
+  .strictObject({
+    status: statusSchema.optional(),
+    progress: z
+      .number({ error: "Progress must be a number" })
+      .int("Progress must be a whole number")
+      .min(0, "Progress must be between 0 and 100")
+      .max(100, "Progress must be between 0 and 100")
+      .optional(),
+  })
+  .refine((v) => v.status !== undefined || v.progress !== undefined, "Give a status, a progress, or both");
+export type UpdateEntryInput = z.infer<typeof updateEntrySchema>;
+
+export const entryIdSchema = z.uuid({ error: "Entry id must be a UUID" });
+
+// Query strings arrive as text; only plain decimal integers are accepted ("1e3", "0x10", "5.0" are not).
+const queryInt = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, `${name} must be a whole number`)
+    .transform(Number)
+    .pipe(z.number().min(min, `${name} must be between ${min} and ${max}`).max(max, `${name} must be between ${min} and ${max}`))
+    .default(fallback);
+
+export const LIMIT_MAX = 100;
+
+export const listEntriesQuerySchema = z.object({
+  limit: queryInt("limit", 1, LIMIT_MAX, 50),
+  offset: queryInt("offset", 0, 100_000_000, 0),
+});
+export type ListEntriesQuery = z.infer<typeof listEntriesQuerySchema>;
