@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { createTestDatabase } from "../helpers/db";
+
+// The spec's lockedBy/lockedAt rules, exercised against real PostgreSQL with many connections.
+
+const db = await createTestDatabase();
+const { claimEntry, advanceEntries, failEntry, createEntry } = await import("@/lib/entries");
+
+const TTL = 60_000;
+
+describe("claiming a row", () => {
+  it("lets exactly one of many concurrent claimers win, every time", async () => {
+    for (let round = 0; round < 40; round++) {
+      const entry = await createEntry(`race ${round}`);
+      const claimers = Array.from({ length: 16 }, (_, i) => `worker-${round}-${i}`);
+      // Each claimer runs on its own pooled connection, so the UPDATEs really race in PostgreSQL.
+      const results = await Promise.all(claimers.map((w) => claimEntry(entry.id, w, TTL)));
+      const winners = results.filter((r) => r !== null);
+      expect(winners).toHaveLength(1);
+      const { rows } = await db.pool.query(`SELECT "lockedBy" FROM "Entry" WHERE id = $1`, [entry.id]);
+      expect(rows[0].lockedBy).toBe(winners[0]!.lockedBy);
+    }
+  });
+
+  it("lets an expired lock be reclaimed, and not a fresh one", async () => {
+    const entry = await createEntry("expiring");
+    expect(await claimEntry(entry.id, "old-worker", TTL)).not.toBeNull();
+    expect(await claimEntry(entry.id, "new-worker", TTL)).toBeNull();
+    await db.pool.query(`UPDATE "Entry" SET "lockedAt" = now() - interval '2 minutes' WHERE id = $1`, [entry.id]);
+    const reclaimed = await claimEntry(entry.id, "new-worker", TTL);
+    expect(reclaimed?.lockedBy).toBe("new-worker");
+  });
+
+  it("never claims a terminal entry", async () => {
+    const entry = await createEntry("done");
+    await db.pool.query(`UPDATE "Entry" SET status = 'COMPLETED' WHERE id = $1`, [entry.id]);
+    expect(await claimEntry(entry.id, "w", TTL)).toBeNull();
+  });
+});
+
+describe("a worker whose lock was taken", () => {
+  it("cannot advance or fail the row", async () => {
+    const entry = await createEntry("stolen");
+    await claimEntry(entry.id, "slow-worker", TTL);
+    await db.pool.query(`UPDATE "Entry" SET "lockedAt" = now() - interval '5 minutes' WHERE id = $1`, [entry.id]);
+    expect(await claimEntry(entry.id, "rescuer", TTL)).not.toBeNull();
+
+    const advanced = await advanceEntries("slow-worker", [
+      { id: entry.id, from: "CREATED", to: "STAGE_1", progress: 33, result: null },
+    ]);
+    expect(advanced).toEqual([]);
+    expect(await failEntry(entry.id, "slow-worker", "boom")).toBe(false);
+
+    const { rows } = await db.pool.query(`SELECT status, progress, "lockedBy", error FROM "Entry" WHERE id = $1`, [entry.id]);
+    expect(rows[0]).toEqual({ status: "CREATED", progress: 0, lockedBy: "rescuer", error: null });
+  });
+
+  it("the holder advances and releases in one step", async () => {
+    const entry = await createEntry("held");
+    await claimEntry(entry.id, "holder", TTL);
+    expect(
+      await advanceEntries("holder", [{ id: entry.id, from: "CREATED", to: "STAGE_1", progress: 33, result: null }]),
+    ).toEqual([entry.id]);
+    const { rows } = await db.pool.query(`SELECT status, progress, "lockedBy", "lockedAt" FROM "Entry" WHERE id = $1`, [entry.id]);
+    expect(rows[0]).toEqual({ status: "STAGE_1", progress: 33, lockedBy: null, lockedAt: null });
+  });
+});

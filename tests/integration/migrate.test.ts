@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { migrate, readMigrations } from "@/lib/migrate";
+
+// The offline migration runner: Prisma's bookkeeping, idempotence, a lock against concurrent
+// runs, and a schema that the generated client can fully read and write.
+
+const adminUrl = inject("pgAdminUrl");
+const name = `aw_migrate_${randomBytes(4).toString("hex")}`;
+const url = Object.assign(new URL(adminUrl), { pathname: `/${name}` }).toString();
+
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${name}`);
+afterAll(async () => {
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+});
+
+describe("npm run db:migrate (lib/migrate.ts)", () => {
+  it("applies every migration once, even when several processes start at the same moment", async () => {
+    const results = await Promise.all([migrate(url), migrate(url), migrate(url)]);
+    const all = await readMigrations();
+    const appliedCounts = results.map((r) => r.applied.length).sort();
+    expect(appliedCounts).toEqual([0, 0, all.length]);
+    for (const r of results) expect([...r.applied, ...r.alreadyApplied].sort()).toEqual(all.map((m) => m.name));
+  });
+
+  it("records what it applied exactly as Prisma does", async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query(
+      `SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count, logs FROM "_prisma_migrations" ORDER BY migration_name`,
+    );
+    const columns = await client.query(
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '_prisma_migrations' ORDER BY ordinal_position`,
+    );
+    await client.end();
+    const all = await readMigrations();
+    expect(rows.map((r) => [r.migration_name, r.checksum])).toEqual(all.map((m) => [m.name, m.checksum]));
+    for (const r of rows) {
+      expect(r.finished_at).toBeInstanceOf(Date);
+      expect(r.rolled_back_at).toBeNull();
+      expect(r.applied_steps_count).toBe(1);
+      expect(r.checksum).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(columns.rows.map((c) => c.column_name)).toEqual([
+      "id", "checksum", "finished_at", "migration_name", "logs", "rolled_back_at", "started_at", "applied_steps_count",
+    ]);
+  });
+
+  it("is idempotent", async () => {
+    expect((await migrate(url)).applied).toEqual([]);
+  });
+
+  it("produces a schema that matches schema.prisma: every field readable and writable", async () => {
+    process.env.DATABASE_URL = url;
+    const { prisma } = await import("@/lib/db");
+    const lockedAt = new Date("2026-01-02T03:04:05.678Z");
+    const created = await prisma.entry.create({
+      data: {
+        title: "t".repeat(200),
+        status: "STAGE_2",
+        progress: 66,
+        lockedBy: "host:1:abc",
+        lockedAt,
+        result: { completedAt: "x", nested: [1, 2] },
+        error: "boom",
+      },
+    });
+    const read = await prisma.entry.findUniqueOrThrow({ where: { id: created.id } });
+    expect(read).toMatchObject({
+      title: "t".repeat(200),
+      status: "STAGE_2",
+      progress: 66,
+      lockedBy: "host:1:abc",
+      lockedAt,
+      result: { completedAt: "x", nested: [1, 2] },
+      error: "boom",
+    });
+    expect(read.createdAt).toBeInstanceOf(Date);
+    expect(read.updatedAt).toBeInstanceOf(Date);
+    for (const status of ["CREATED", "STAGE_1", "STAGE_2", "COMPLETED", "FAILED"] as const) {
+      await prisma.entry.update({ where: { id: created.id }, data: { status } });
+    }
+    await prisma.$disconnect();
+  });
+});
