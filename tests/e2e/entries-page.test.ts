@@ -1,0 +1,91 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browserAvailable, launchBrowser, screenshot, watchConsole } from "../helpers/browser";
+import { createTestDatabase } from "../helpers/db";
+import { startServer, type TestServer } from "../helpers/server";
+
+// /entries in real Chromium, on a production build with a real database and the real worker.
+
+const runBrowser = browserAvailable();
+const db = await createTestDatabase();
+let server: TestServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!runBrowser) return;
+  // Stages slower than the 2 s poll, so the page can be seen showing each one.
+  server = await startServer(db.url, { STAGE_DELAY_MS: "2600" });
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function openPage(width = 1280): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  const problems = watchConsole(page);
+  await page.goto(`${server.url}/entries`);
+  return { page, problems };
+}
+
+describe.skipIf(!runBrowser)("/entries in Chromium", () => {
+  it("creates an entry through the dialog and shows it advance to COMPLETED, live", async () => {
+    const { page, problems } = await openPage();
+    await page.getByText("No entries yet").waitFor();
+
+    await page.getByRole("button", { name: "Create Entry" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create entry" });
+    await dialog.getByLabel("Title").fill("Quarterly report");
+    await dialog.getByLabel("Title").press("Enter");
+    await dialog.waitFor({ state: "detached" });
+
+    const row = page.locator("tr[data-entry-id]", { hasText: "Quarterly report" });
+    await row.waitFor({ timeout: 5_000 });
+    const seen: string[] = [];
+    for (const [status, progress] of [["STAGE_1", "33"], ["STAGE_2", "66"], ["COMPLETED", "100"]] as const) {
+      await page.locator(`tr[data-status="${status}"]`, { hasText: "Quarterly report" }).waitFor({ timeout: 15_000 });
+      const bar = row.getByRole("progressbar");
+      expect(await bar.getAttribute("aria-valuenow")).toBe(progress);
+      seen.push(status);
+    }
+    expect(seen).toEqual(["STAGE_1", "STAGE_2", "COMPLETED"]);
+    expect(await row.locator("[data-status]").innerText()).toContain("Completed");
+    expect(await row.innerText()).toContain("Done");
+    expect(await page.locator("tr[data-entry-id]").count()).toBe(1);
+
+    await screenshot(page, "entries-completed");
+    expect(problems).toEqual([]);
+  });
+
+  it("shows the field error for an invalid title and creates nothing", async () => {
+    const { page, problems } = await openPage(390); // a phone-sized screen
+    await page.getByRole("button", { name: "Create Entry" }).click();
+    const dialog = page.getByRole("dialog", { name: "Create entry" });
+    await dialog.getByLabel("Title").fill("    ");
+    await dialog.getByRole("button", { name: "Create" }).click();
+    await dialog.getByText("Title is required").waitFor();
+    expect(await dialog.getByLabel("Title").getAttribute("aria-invalid")).toBe("true");
+
+    await dialog.getByLabel("Title").fill("x".repeat(201));
+    await dialog.getByText("Title must be at most 200 characters").waitFor();
+    await screenshot(page, "entries-dialog-invalid-phone");
+
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "Entry"`);
+    expect(rows[0].n).toBe(1); // only the first test's entry
+    expect(problems).toEqual([]);
+  });
+
+  it("keeps the last data on screen with a notice when polling fails, and recovers", async () => {
+    const { page } = await openPage();
+    await page.locator("tr[data-entry-id]").first().waitFor();
+    // Make the API fail for this page only: every poll now errors.
+    await page.route("**/api/entries?**", (route) => route.fulfill({ status: 503, body: "{}" }));
+    await page.getByText("Connection lost, retrying").waitFor({ timeout: 15_000 });
+    expect(await page.locator("tr[data-entry-id]").count()).toBe(1);
+    await page.unroute("**/api/entries?**");
+    await page.getByText("Connection lost, retrying").waitFor({ state: "detached", timeout: 15_000 });
+  });
+});
