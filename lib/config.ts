@@ -18,6 +18,14 @@ const booleanFromEnv = (fallback: boolean) =>
     .transform((v) => ["true", "1", "yes", "on"].includes(v))
     .default(fallback);
 
+const rateFromEnv = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, "must be a number from 0 to 1")
+    .transform(Number)
+    .default(fallback);
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: z
@@ -33,6 +41,25 @@ const envSchema = z.object({
   STAGE_DELAY_MS: intFromEnv(2000, 0, 3_600_000),
   /** A lock older than this counts as abandoned and may be reclaimed. */
   LOCK_TTL_MS: intFromEnv(120_000, 100, 86_400_000),
+  /** Whether the web server runs a worker too; off when only standalone workers (`npm run worker`) should. */
+  WORKER_ENABLED: booleanFromEnv(true),
+  /** Entries one worker process holds and works on at once. */
+  WORKER_CONCURRENCY: intFromEnv(50, 1, 10_000),
+  /** Upper bound on rows claimed by one statement. */
+  WORKER_BATCH_SIZE: intFromEnv(500, 1, 10_000),
+  /** How often an idle worker looks for work nobody announced: expired locks, due retries. */
+  SWEEP_INTERVAL_MS: intFromEnv(2000, 50, 600_000),
+  /** Attempts per stage before the entry ends as FAILED. */
+  MAX_ATTEMPTS: intFromEnv(3, 1, 100),
+  /** Backoff before retry n is RETRY_BASE_MS × 2^(n-1), capped at RETRY_MAX_MS, with jitter. */
+  RETRY_BASE_MS: intFromEnv(1000, 0, 3_600_000),
+  RETRY_MAX_MS: intFromEnv(60_000, 0, 86_400_000),
+  /** Failure injection: the share of stage executions that fail on purpose (0 = none). */
+  FAILURE_RATE: rateFromEnv(0),
+  /** On SIGTERM/SIGINT, how long to let stages in hand finish before releasing their locks. */
+  SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  NEXT_RUNTIME: z.string().optional(),
 });
 
 export type Config = z.infer<typeof envSchema> & { workerId: string };

@@ -1,6 +1,6 @@
 import { prisma } from "@/lib/db";
 import { notFound } from "@/lib/errors";
-import type { Entry, EntryStatus } from "@/lib/generated/prisma/client";
+import { Prisma, type Entry, type EntryStatus } from "@/lib/generated/prisma/client";
 import type { ListEntriesQuery, UpdateEntryInput } from "@/lib/validation";
 
 // Every query on entries lives here: the API's reads and writes first, then the worker's
@@ -43,57 +43,147 @@ export async function updateEntry(id: string, input: UpdateEntryInput): Promise<
 }
 
 // ── Worker ────────────────────────────────────────────────────────────────────────────────────
+// A claim sets lockedBy/lockedAt and counts an attempt; the stage's work runs after the claim has
+// committed, with no transaction or row lock open; advance/fail then write only rows still held
+// by the same worker (WHERE "lockedBy" = me). A lock older than the TTL is free for anyone.
+
+/** An entry as claimed: what the worker needs to run its current stage. */
+export interface ClaimedEntry {
+  id: string;
+  status: EntryStatus;
+  attempts: number;
+  lockedAt: Date;
+}
+
+const ttl = (lockTtlMs: number) => Prisma.sql`make_interval(secs => ${lockTtlMs / 1000})`;
 
 /**
- * Claims one entry for its next stage, atomically: the conditional UPDATE succeeds only if nobody
- * holds the row or the holder's lock is older than the TTL. Returns null when not claimed.
+ * Claims one entry for its next stage with the spec's conditional UPDATE: it succeeds only if
+ * nobody holds the row or the holder's lock is older than the TTL. Null when not claimed.
  */
-export async function claimEntry(id: string, workerId: string, lockTtlMs: number): Promise<Entry | null> {
-  const rows = await prisma.$queryRaw<Entry[]>`
+export async function claimEntry(id: string, workerId: string, lockTtlMs: number): Promise<ClaimedEntry | null> {
+  const rows = await prisma.$queryRaw<ClaimedEntry[]>`
     UPDATE "Entry"
-       SET "lockedBy" = ${workerId}, "lockedAt" = now(), "updatedAt" = now()
+       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = attempts + 1, "updatedAt" = now()
      WHERE id = ${id}::uuid
        AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')
-       AND ("lockedBy" IS NULL OR "lockedAt" < now() - make_interval(secs => ${lockTtlMs / 1000}))
-    RETURNING *`;
+       AND "runAt" <= now()
+       AND ("lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)})
+    RETURNING id, status, attempts, "lockedAt"`;
   return rows[0] ?? null;
 }
 
+/**
+ * Claims up to `limit` due entries in one statement. SKIP LOCKED lets many workers run this at
+ * once without waiting on each other's rows or ever taking the same one; the outer UPDATE re-checks
+ * the lock condition, so a row changed since the inner SELECT is simply left out.
+ */
+export async function claimEntries(workerId: string, lockTtlMs: number, limit: number): Promise<ClaimedEntry[]> {
+  return prisma.$queryRaw<ClaimedEntry[]>`
+    WITH due AS (
+      SELECT id FROM "Entry"
+       WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2')
+         AND "runAt" <= now()
+         AND ("lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)})
+       ORDER BY "runAt"
+       LIMIT ${limit}
+         FOR UPDATE SKIP LOCKED
+    )
+    UPDATE "Entry" AS e
+       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = e.attempts + 1, "updatedAt" = now()
+      FROM due
+     WHERE e.id = due.id
+    RETURNING e.id, e.status, e.attempts, e."lockedAt"`;
+}
+
+/** Keeps this worker's locks fresh while their stages run; returns the ids it still holds. */
+export async function heartbeat(workerId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    UPDATE "Entry" SET "lockedAt" = now()
+     WHERE id = ANY(${ids}::uuid[]) AND "lockedBy" = ${workerId}
+    RETURNING id`;
+  return new Set(rows.map((r) => r.id));
+}
+
 export interface Advance {
-  id: string;
-  from: EntryStatus;
+  entry: ClaimedEntry;
   to: EntryStatus;
   progress: number;
   result: object | null;
 }
 
 /**
- * Moves entries to their next stage and releases their locks, in one statement for the whole batch.
- * Only rows this worker still holds, still in the status the work started from, are touched: a
- * worker whose lock expired and was taken over writes nothing. Returns the ids that advanced.
+ * Moves entries to their next stage, resets their attempts and releases their locks, and records
+ * each stage execution, in one statement for the whole batch. Only rows this worker still holds,
+ * still in the status the work started from, are written: a worker whose lock expired and was
+ * taken over writes nothing. Returns the ids that advanced.
  */
 export async function advanceEntries(workerId: string, advances: Advance[]): Promise<string[]> {
   if (advances.length === 0) return [];
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
-    UPDATE "Entry" AS e
-       SET status = t.next_status, progress = t.progress, result = COALESCE(t.result, e.result),
-           "lockedBy" = NULL, "lockedAt" = NULL, "updatedAt" = now()
-      FROM unnest(${advances.map((a) => a.id)}::uuid[],
-                  ${advances.map((a) => a.from)}::"EntryStatus"[],
-                  ${advances.map((a) => a.to)}::"EntryStatus"[],
-                  ${advances.map((a) => a.progress)}::int[],
-                  ${advances.map((a) => (a.result ? JSON.stringify(a.result) : null))}::jsonb[])
-           AS t(id, from_status, next_status, progress, result)
-     WHERE e.id = t.id AND e."lockedBy" = ${workerId} AND e.status = t.from_status
-    RETURNING e.id`;
-  return rows.map((r) => r.id);
+  const rows = await prisma.$queryRaw<{ entryId: string }[]>`
+    WITH t AS (
+      SELECT * FROM unnest(${advances.map((a) => a.entry.id)}::uuid[],
+                           ${advances.map((a) => a.entry.status)}::"EntryStatus"[],
+                           ${advances.map((a) => a.to)}::"EntryStatus"[],
+                           ${advances.map((a) => a.progress)}::int[],
+                           ${advances.map((a) => (a.result ? JSON.stringify(a.result) : null))}::jsonb[],
+                           ${advances.map((a) => a.entry.attempts)}::int[],
+                           ${advances.map((a) => a.entry.lockedAt)}::timestamptz[])
+           AS t(id, from_status, to_status, progress, result, attempt, started_at)
+    ), advanced AS (
+      UPDATE "Entry" AS e
+         SET status = t.to_status, progress = t.progress, result = COALESCE(t.result, e.result),
+             error = NULL, attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, "updatedAt" = now()
+        FROM t
+       WHERE e.id = t.id AND e."lockedBy" = ${workerId} AND e.status = t.from_status
+      RETURNING t.*
+    )
+    INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
+    SELECT id, from_status, to_status, ${workerId}, attempt, started_at, 'SUCCEEDED' FROM advanced
+    RETURNING "entryId"`;
+  return rows.map((r) => r.entryId);
 }
 
-/** Ends an entry as FAILED, keeping the error's message; only while this worker holds it. */
-export async function failEntry(id: string, workerId: string, message: string): Promise<boolean> {
-  const count = await prisma.$executeRaw`
-    UPDATE "Entry"
-       SET status = 'FAILED', error = ${message}, "lockedBy" = NULL, "lockedAt" = NULL, "updatedAt" = now()
-     WHERE id = ${id}::uuid AND "lockedBy" = ${workerId}`;
-  return count > 0;
+export interface StageFailure {
+  entry: ClaimedEntry;
+  message: string;
+  /** When to try again; null when the attempts are used up and the entry ends as FAILED. */
+  retryAt: Date | null;
+}
+
+/**
+ * Records a failed stage: schedules the retry (runAt) or ends the entry as FAILED, keeps the error,
+ * releases the lock. Guarded like advanceEntries. Returns whether this worker still held the row.
+ */
+export async function failStage(workerId: string, { entry, message, retryAt }: StageFailure): Promise<boolean> {
+  const to: EntryStatus = retryAt ? entry.status : "FAILED";
+  const rows = await prisma.$queryRaw<{ entryId: string }[]>`
+    WITH failed AS (
+      UPDATE "Entry"
+         SET status = ${to}::"EntryStatus", error = ${message}, "runAt" = COALESCE(${retryAt}::timestamptz, "runAt"),
+             "lockedBy" = NULL, "lockedAt" = NULL, "updatedAt" = now()
+       WHERE id = ${entry.id}::uuid AND "lockedBy" = ${workerId} AND status = ${entry.status}::"EntryStatus"
+      RETURNING id
+    )
+    INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome, error, "retryAt")
+    SELECT id, ${entry.status}::"EntryStatus", ${to}::"EntryStatus", ${workerId}, ${entry.attempts}, ${entry.lockedAt}, 'FAILED', ${message}, ${retryAt}::timestamptz
+      FROM failed
+    RETURNING "entryId"`;
+  return rows.length > 0;
+}
+
+/** Gives back locks this worker holds without finishing their stage (shutdown): they resume elsewhere. */
+export async function releaseLocks(workerId: string, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  return prisma.$executeRaw`
+    UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, attempts = greatest(attempts - 1, 0), "updatedAt" = now()
+     WHERE id = ANY(${ids}::uuid[]) AND "lockedBy" = ${workerId}`;
+}
+
+/** Every recorded stage execution of one entry, oldest first. */
+export async function listStageExecutions(id: string) {
+  await getEntry(id);
+  const executions = await prisma.stageExecution.findMany({ where: { entryId: id }, orderBy: { id: "asc" } });
+  return executions.map(({ id: executionId, ...rest }) => ({ id: Number(executionId), ...rest }));
 }

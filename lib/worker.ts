@@ -1,56 +1,295 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
 import { config } from "@/lib/config";
-import { advanceEntries, claimEntry, failEntry, type Entry } from "@/lib/entries";
+import {
+  advanceEntries,
+  claimEntries,
+  claimEntry,
+  failStage,
+  heartbeat,
+  releaseLocks,
+  type Advance,
+  type ClaimedEntry,
+} from "@/lib/entries";
+import { logger } from "@/lib/logger";
 import { PROGRESS, nextStatus } from "@/lib/stages";
 
-// The stage worker, as the spec describes it: for each stage, claim the row's lock, do the stage's
-// work (a delay), advance status and progress while still holding the lock, release it. Repeat
-// until the entry is COMPLETED. A worker that lost its lock stops touching the row.
+// The stage worker. Each stage of each entry, as the spec says: claim the row's lock → do the
+// stage's work (a delay) → advance status and progress while still holding the lock, releasing it
+// in the same statement. Entries are claimed in batches with FOR UPDATE SKIP LOCKED, so many
+// processes share a backlog without blocking each other, and a batch advances in one statement.
+//
+// Work finds the worker three ways: the web process hands over a new entry directly (after()),
+// an idle worker is woken by NOTIFY entry_ready when entries are inserted, and every
+// SWEEP_INTERVAL_MS it looks anyway, which picks up expired locks, due retries and missed wake-ups.
 
 export interface WorkerOptions {
   workerId: string;
+  databaseUrl: string | undefined;
   stageDelayMs: number;
   lockTtlMs: number;
+  concurrency: number;
+  batchSize: number;
+  sweepIntervalMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  failureRate: number;
+  shutdownGraceMs: number;
 }
 
-const defaults = (): WorkerOptions => ({
-  workerId: config.workerId,
-  stageDelayMs: config.STAGE_DELAY_MS,
-  lockTtlMs: config.LOCK_TTL_MS,
-});
+export function workerOptionsFromConfig(overrides: Partial<WorkerOptions> = {}): WorkerOptions {
+  return {
+    workerId: config.workerId,
+    databaseUrl: config.DATABASE_URL,
+    stageDelayMs: config.STAGE_DELAY_MS,
+    lockTtlMs: config.LOCK_TTL_MS,
+    concurrency: config.WORKER_CONCURRENCY,
+    batchSize: config.WORKER_BATCH_SIZE,
+    sweepIntervalMs: config.SWEEP_INTERVAL_MS,
+    maxAttempts: config.MAX_ATTEMPTS,
+    retryBaseMs: config.RETRY_BASE_MS,
+    retryMaxMs: config.RETRY_MAX_MS,
+    failureRate: config.FAILURE_RATE,
+    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    ...overrides,
+  };
+}
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Delay before the next attempt after `attempt` failed: exponential, capped, with "equal jitter"
+ * (half fixed, half random). The fixed half keeps each delay at least as long as the previous
+ * one's maximum, so delays grow even with jitter, while the random half spreads retries apart.
+ */
+export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
 
-/** Runs one entry through all its remaining stages. Never rejects: failures end as FAILED. */
-export async function processEntry(id: string, options: WorkerOptions = defaults()): Promise<void> {
-  try {
-    for (;;) {
-      const entry = await claimEntry(id, options.workerId, options.lockTtlMs);
-      if (!entry) return; // finished, or held by another worker
-      const advanced = await runStage(entry, options);
-      if (!advanced) return; // lost the lock meanwhile: the new holder carries on
+export class StageWorker {
+  readonly id: string;
+  private running = false;
+  /** Entries whose lock this worker holds right now. */
+  private readonly held = new Map<string, ClaimedEntry>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly shutdown = new AbortController();
+  private wake: () => void = () => {};
+  private loopDone: Promise<void> = Promise.resolve();
+  private listener: pg.Client | null = null;
+  private readonly log;
+
+  constructor(readonly options: WorkerOptions) {
+    this.id = options.workerId;
+    this.log = logger.child({ workerId: this.id });
+  }
+
+  get isRunning() {
+    return this.running;
+  }
+
+  get heldCount() {
+    return this.held.size;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    void this.listen();
+    this.loopDone = this.loop();
+    this.log.info({ concurrency: this.options.concurrency, stageDelayMs: this.options.stageDelayMs }, "worker started");
+  }
+
+  /**
+   * Stops claiming, lets the stages in hand finish for up to shutdownGraceMs, then interrupts the
+   * rest and releases their locks so another worker resumes them from their last committed stage.
+   */
+  async stop() {
+    if (!this.running) return;
+    this.running = false;
+    this.wake();
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
+    const settled = Promise.allSettled([...this.inFlight]);
+    const finished = await Promise.race([settled.then(() => true), sleep(this.options.shutdownGraceMs, false)]);
+    if (!finished) {
+      this.shutdown.abort();
+      await settled;
     }
-  } catch (error) {
-    console.error(`worker ${options.workerId}: entry ${id} could not be processed`, error);
+    await this.loopDone;
+    this.log.info({ interrupted: !finished }, "worker stopped");
+  }
+
+  /**
+   * The spec's path for a newly created entry: follow it through every stage, claiming it by id
+   * for each. Returns when it is finished, failed, taken by another worker, or capacity is full
+   * (then the claim loop gets it). Never rejects.
+   */
+  async processEntry(id: string): Promise<void> {
+    try {
+      while (this.running && this.held.size < this.options.concurrency) {
+        const claimed = await claimEntry(id, this.id, this.options.lockTtlMs);
+        if (!claimed) return;
+        const advanced = await this.track(this.runBatch([claimed]));
+        if (advanced.length === 0) return;
+      }
+    } catch (error) {
+      this.log.error({ err: error, entryId: id }, "processing an entry failed");
+    }
+  }
+
+  private async loop() {
+    while (this.running) {
+      const free = this.options.concurrency - this.held.size;
+      if (free > 0) {
+        const claimed = await claimEntries(this.id, this.options.lockTtlMs, Math.min(free, this.options.batchSize)).catch(
+          (error: unknown) => {
+            this.log.error({ err: error }, "claiming entries failed");
+            return [];
+          },
+        );
+        if (claimed.length > 0) {
+          void this.track(this.runBatch(claimed)).finally(() => this.wake());
+          continue;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.sweepIntervalMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inFlight.add(promise);
+    void promise.finally(() => this.inFlight.delete(promise)).catch(() => {});
+    return promise;
+  }
+
+  /** Runs the current stage of every claimed entry; returns the ids that advanced. Never rejects. */
+  private async runBatch(batch: ClaimedEntry[]): Promise<string[]> {
+    for (const entry of batch) this.held.set(entry.id, entry);
+    const stage = { finishing: false };
+    const beat = setInterval(() => void this.heartbeat(batch, stage), Math.max(50, this.options.lockTtlMs / 3));
+    try {
+      const outcomes = await Promise.all(
+        batch.map((entry) => this.performStage(entry).then(() => null, (error: unknown) => error)),
+      );
+      if (this.shutdown.signal.aborted) {
+        await releaseLocks(this.id, batch.map((e) => e.id));
+        return [];
+      }
+      stage.finishing = true; // from here on the guarded writes release the locks themselves
+      const advances: Advance[] = [];
+      const failures: Promise<unknown>[] = [];
+      batch.forEach((entry, i) => {
+        if (!this.held.has(entry.id)) return; // lost its lock meanwhile; the new holder carries on
+        const error = outcomes[i];
+        if (error) failures.push(this.fail(entry, error));
+        else advances.push(this.advanceOf(entry));
+      });
+      const [advanced] = await Promise.all([advanceEntries(this.id, advances), ...failures]);
+      for (const a of advances) {
+        this.log.info(
+          { entryId: a.entry.id, stage: a.to, attempt: a.entry.attempts, durationMs: Date.now() - a.entry.lockedAt.getTime() },
+          advanced.includes(a.entry.id) ? "stage completed" : "stage result dropped: lock lost",
+        );
+      }
+      return advanced;
+    } catch (error) {
+      this.log.error({ err: error, entries: batch.length }, "stage batch failed; its locks expire after the TTL");
+      return [];
+    } finally {
+      clearInterval(beat);
+      for (const entry of batch) this.held.delete(entry.id);
+    }
+  }
+
+  /** The stage's work. The demo simulates it with a delay; FAILURE_RATE makes it fail on purpose. */
+  private async performStage(entry: ClaimedEntry) {
+    if (this.options.stageDelayMs > 0) {
+      await sleep(this.options.stageDelayMs, undefined, { signal: this.shutdown.signal });
+    }
+    if (this.options.failureRate > 0 && Math.random() < this.options.failureRate) {
+      throw new Error(`Injected failure in ${nextStatus(entry.status)} (FAILURE_RATE=${this.options.failureRate})`);
+    }
+  }
+
+  private advanceOf(entry: ClaimedEntry): Advance {
+    const to = nextStatus(entry.status);
+    if (!to) throw new Error(`entry ${entry.id} claimed in terminal status ${entry.status}`);
+    return {
+      entry,
+      to,
+      progress: PROGRESS[to] ?? 0,
+      result: to === "COMPLETED" ? { completedAt: new Date().toISOString(), message: "All stages completed" } : null,
+    };
+  }
+
+  private async fail(entry: ClaimedEntry, error: unknown) {
+    const message = error instanceof Error ? error.message : String(error);
+    const { maxAttempts, retryBaseMs, retryMaxMs } = this.options;
+    const retryAt =
+      entry.attempts < maxAttempts ? new Date(Date.now() + retryDelayMs(entry.attempts, retryBaseMs, retryMaxMs)) : null;
+    await failStage(this.id, { entry, message, retryAt });
+    this.log.warn({ entryId: entry.id, stage: nextStatus(entry.status), attempt: entry.attempts, retryAt, err: message }, "stage failed");
+    if (retryAt) {
+      setTimeout(() => this.wake(), retryAt.getTime() - Date.now() + 5).unref();
+    }
+  }
+
+  private async heartbeat(batch: ClaimedEntry[], stage: { finishing: boolean }) {
+    if (stage.finishing) return;
+    const mine = batch.filter((e) => this.held.has(e.id)).map((e) => e.id);
+    const still = await heartbeat(this.id, mine).catch(() => null);
+    // Unreachable database: keep working, the guarded writes decide. Finishing: the locks were
+    // released by the advance itself, not lost.
+    if (!still || stage.finishing) return;
+    for (const id of mine) {
+      if (!still.has(id)) {
+        this.held.delete(id);
+        this.log.warn({ entryId: id }, "lock lost to another worker");
+      }
+    }
+  }
+
+  /** A dedicated connection LISTENing for new entries; reconnects while the worker runs. */
+  private async listen() {
+    if (!this.options.databaseUrl) return;
+    while (this.running) {
+      const client = new pg.Client({ connectionString: this.options.databaseUrl });
+      try {
+        await client.connect();
+        client.on("notification", () => this.wake());
+        await client.query("LISTEN entry_ready");
+        this.listener = client;
+        if (!this.running) await client.end();
+        await new Promise<void>((resolve) => {
+          client.once("error", () => resolve());
+          client.once("end", () => resolve());
+        });
+      } catch (error) {
+        this.log.warn({ err: error }, "LISTEN connection failed; relying on the sweep until it reconnects");
+      }
+      await client.end().catch(() => {});
+      if (this.running) await sleep(1000);
+    }
   }
 }
 
-async function runStage(entry: Entry, options: WorkerOptions): Promise<boolean> {
-  const to = nextStatus(entry.status);
-  if (!to) return false;
-  try {
-    await performStageWork(entry, options);
-  } catch (error) {
-    await failEntry(entry.id, options.workerId, error instanceof Error ? error.message : String(error));
-    return false;
-  }
-  const result = to === "COMPLETED" ? { completedAt: new Date().toISOString(), message: "All stages completed" } : null;
-  const advanced = await advanceEntries(options.workerId, [
-    { id: entry.id, from: entry.status, to, progress: PROGRESS[to] ?? 0, result },
-  ]);
-  return advanced.length === 1;
+// The web process's worker lives on globalThis: instrumentation.ts and the route handlers are
+// bundled separately and would otherwise each see their own module instance.
+const registry = globalThis as unknown as { inProcessWorker?: StageWorker };
+
+export function startInProcessWorker(): StageWorker {
+  registry.inProcessWorker ??= new StageWorker(workerOptionsFromConfig());
+  registry.inProcessWorker.start();
+  return registry.inProcessWorker;
 }
 
-/** The stage's work. The demo simulates it with a delay. */
-async function performStageWork(_entry: Entry, options: WorkerOptions) {
-  await sleep(options.stageDelayMs);
+export function getInProcessWorker(): StageWorker | undefined {
+  return registry.inProcessWorker;
 }

@@ -64,7 +64,7 @@ if (command === "build") {
     const env = { ...process.env, DATABASE_URL: databaseUrl, NEXT_TELEMETRY_DISABLED: "1" };
     const args =
       command === "worker"
-        ? [require.resolve("tsx/cli"), "scripts/worker.ts", ...extraArgs]
+        ? ["--import", "tsx", "scripts/worker.ts", ...extraArgs]
         : [nextBin(), command, ...extraArgs];
     runChild(args, env, stopDatabase);
   }

@@ -8,6 +8,7 @@ export interface TestServer {
   url: string;
   port: number;
   output: () => string;
+  kill: (signal: NodeJS.Signals) => void;
   stop: () => Promise<void>;
 }
 
@@ -31,7 +32,7 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
   child.stderr?.on("data", (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(url, child, () => output);
-  return { url, port, output: () => output, stop: () => stopProcess(child) };
+  return { url, port, output: () => output, kill: (signal) => child.kill(signal), stop: () => stopProcess(child) };
 }
 
 async function waitForHttp(url: string, child: ChildProcess, output: () => string) {

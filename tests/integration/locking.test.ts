@@ -4,7 +4,7 @@ import { createTestDatabase } from "../helpers/db";
 // The spec's lockedBy/lockedAt rules, exercised against real PostgreSQL with many connections.
 
 const db = await createTestDatabase();
-const { claimEntry, advanceEntries, failEntry, createEntry } = await import("@/lib/entries");
+const { claimEntry, advanceEntries, failStage, createEntry } = await import("@/lib/entries");
 
 const TTL = 60_000;
 
@@ -15,10 +15,10 @@ describe("claiming a row", () => {
       const claimers = Array.from({ length: 16 }, (_, i) => `worker-${round}-${i}`);
       // Each claimer runs on its own pooled connection, so the UPDATEs really race in PostgreSQL.
       const results = await Promise.all(claimers.map((w) => claimEntry(entry.id, w, TTL)));
-      const winners = results.filter((r) => r !== null);
+      const winners = claimers.filter((_, i) => results[i] !== null);
       expect(winners).toHaveLength(1);
-      const { rows } = await db.pool.query(`SELECT "lockedBy" FROM "Entry" WHERE id = $1`, [entry.id]);
-      expect(rows[0].lockedBy).toBe(winners[0]!.lockedBy);
+      const { rows } = await db.pool.query(`SELECT "lockedBy", attempts FROM "Entry" WHERE id = $1`, [entry.id]);
+      expect(rows[0]).toEqual({ lockedBy: winners[0], attempts: 1 });
     }
   });
 
@@ -28,7 +28,9 @@ describe("claiming a row", () => {
     expect(await claimEntry(entry.id, "new-worker", TTL)).toBeNull();
     await db.pool.query(`UPDATE "Entry" SET "lockedAt" = now() - interval '2 minutes' WHERE id = $1`, [entry.id]);
     const reclaimed = await claimEntry(entry.id, "new-worker", TTL);
-    expect(reclaimed?.lockedBy).toBe("new-worker");
+    expect(reclaimed).toMatchObject({ id: entry.id, status: "CREATED", attempts: 2 });
+    const { rows } = await db.pool.query(`SELECT "lockedBy" FROM "Entry" WHERE id = $1`, [entry.id]);
+    expect(rows[0].lockedBy).toBe("new-worker");
   });
 
   it("never claims a terminal entry", async () => {
@@ -41,26 +43,24 @@ describe("claiming a row", () => {
 describe("a worker whose lock was taken", () => {
   it("cannot advance or fail the row", async () => {
     const entry = await createEntry("stolen");
-    await claimEntry(entry.id, "slow-worker", TTL);
+    const slow = (await claimEntry(entry.id, "slow-worker", TTL))!;
     await db.pool.query(`UPDATE "Entry" SET "lockedAt" = now() - interval '5 minutes' WHERE id = $1`, [entry.id]);
     expect(await claimEntry(entry.id, "rescuer", TTL)).not.toBeNull();
 
-    const advanced = await advanceEntries("slow-worker", [
-      { id: entry.id, from: "CREATED", to: "STAGE_1", progress: 33, result: null },
-    ]);
+    const advanced = await advanceEntries("slow-worker", [{ entry: slow, to: "STAGE_1", progress: 33, result: null }]);
     expect(advanced).toEqual([]);
-    expect(await failEntry(entry.id, "slow-worker", "boom")).toBe(false);
+    expect(await failStage("slow-worker", { entry: slow, message: "boom", retryAt: null })).toBe(false);
 
     const { rows } = await db.pool.query(`SELECT status, progress, "lockedBy", error FROM "Entry" WHERE id = $1`, [entry.id]);
     expect(rows[0]).toEqual({ status: "CREATED", progress: 0, lockedBy: "rescuer", error: null });
+    const events = await db.pool.query(`SELECT count(*)::int AS n FROM "StageExecution" WHERE "entryId" = $1`, [entry.id]);
+    expect(events.rows[0].n).toBe(0);
   });
 
   it("the holder advances and releases in one step", async () => {
     const entry = await createEntry("held");
-    await claimEntry(entry.id, "holder", TTL);
-    expect(
-      await advanceEntries("holder", [{ id: entry.id, from: "CREATED", to: "STAGE_1", progress: 33, result: null }]),
-    ).toEqual([entry.id]);
+    const claimed = (await claimEntry(entry.id, "holder", TTL))!;
+    expect(await advanceEntries("holder", [{ entry: claimed, to: "STAGE_1", progress: 33, result: null }])).toEqual([entry.id]);
     const { rows } = await db.pool.query(`SELECT status, progress, "lockedBy", "lockedAt" FROM "Entry" WHERE id = $1`, [entry.id]);
     expect(rows[0]).toEqual({ status: "STAGE_1", progress: 33, lockedBy: null, lockedAt: null });
   });

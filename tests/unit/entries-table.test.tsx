@@ -13,6 +13,8 @@ const entry = (over: Partial<EntryJson>): EntryJson => ({
   lockedAt: null,
   result: null,
   error: null,
+  attempts: 0,
+  runAt: new Date().toISOString(),
   createdAt: new Date(Date.now() - 60_000).toISOString(),
   updatedAt: new Date().toISOString(),
   ...over,

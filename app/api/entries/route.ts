@@ -3,13 +3,13 @@ import { createEntry, listEntries } from "@/lib/entries";
 import { withErrors } from "@/lib/errors";
 import { readJson, searchParamsOf } from "@/lib/http";
 import { createEntrySchema, listEntriesQuerySchema } from "@/lib/validation";
-import { processEntry } from "@/lib/worker";
+import { getInProcessWorker } from "@/lib/worker";
 
 // POST /api/entries – create an entry; processing starts right after the response is sent
 export const POST = withErrors(async (req: NextRequest) => {
   const { title } = await readJson(req, createEntrySchema);
   const entry = await createEntry(title);
-  after(() => processEntry(entry.id));
+  after(() => getInProcessWorker()?.processEntry(entry.id));
   return NextResponse.json(entry, { status: 201 });
 });
 

@@ -1,0 +1,10 @@
+import { NextResponse, type NextRequest } from "next/server";
+import { listStageExecutions } from "@/lib/entries";
+import { withErrors } from "@/lib/errors";
+import { entryIdSchema } from "@/lib/validation";
+
+// GET /api/entries/:id/events – every recorded stage execution of the entry, oldest first
+export const GET = withErrors(async (_req: NextRequest, { params }: { params: Promise<{ id: string }> }) => {
+  const id = entryIdSchema.parse((await params).id);
+  return NextResponse.json({ events: await listStageExecutions(id) });
+});
