@@ -10,6 +10,8 @@ export default defineConfig({
   resolve: { alias },
   test: {
     globalSetup: ["tests/helpers/global-setup.ts"],
+    // Workers running inside test processes log warnings and errors only.
+    env: { LOG_LEVEL: "warn" },
     reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results/vitest.json" }]] : ["default"],
     projects: [
       {

