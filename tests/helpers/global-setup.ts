@@ -92,8 +92,11 @@ function sourceStamp() {
   for (const dir of ["app", "components", "lib", "prisma"]) {
     if (existsSync(path.join(ROOT, dir))) walk(path.join(ROOT, dir));
   }
-  for (const file of ["next.config.ts", "instrumentation.ts", "package-lock.json", "postcss.config.mjs"]) {
-    if (existsSync(path.join(ROOT, file))) hash.update(readFileSync(path.join(ROOT, file)));
+  // Root files: next.config.ts, proxy.ts, instrumentation.ts, package-lock.json, tsconfig.json…
+  for (const file of readdirSync(ROOT).sort()) {
+    if (/\.(ts|mjs|json)$/.test(file) && !file.endsWith(".d.ts") && statSync(path.join(ROOT, file)).isFile()) {
+      hash.update(file).update(readFileSync(path.join(ROOT, file)));
+    }
   }
   return hash.digest("hex");
 }

@@ -49,7 +49,7 @@ describe("a worker whose lock was taken", () => {
 
     const advanced = await advanceEntries("slow-worker", [{ entry: slow, to: "STAGE_1", progress: 33, result: null }]);
     expect(advanced).toEqual([]);
-    expect(await failStage("slow-worker", { entry: slow, message: "boom", retryAt: null })).toBe(false);
+    expect(await failStage("slow-worker", { entry: slow, message: "boom", retryDelayMs: null })).toBe(false);
 
     const { rows } = await db.pool.query(`SELECT status, progress, "lockedBy", error FROM "Entry" WHERE id = $1`, [entry.id]);
     expect(rows[0]).toEqual({ status: "CREATED", progress: 0, lockedBy: "rescuer", error: null });

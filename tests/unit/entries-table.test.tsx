@@ -14,6 +14,7 @@ const entry = (over: Partial<EntryJson>): EntryJson => ({
   result: null,
   error: null,
   attempts: 0,
+  version: 0,
   runAt: new Date().toISOString(),
   createdAt: new Date(Date.now() - 60_000).toISOString(),
   updatedAt: new Date().toISOString(),

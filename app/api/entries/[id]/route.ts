@@ -1,20 +1,31 @@
 import { NextResponse, type NextRequest } from "next/server";
-import { getEntry, updateEntry } from "@/lib/entries";
-import { withErrors } from "@/lib/errors";
+import { requireInternalToken } from "@/lib/auth";
+import { config } from "@/lib/config";
+import { etagOf, getEntry, updateEntry } from "@/lib/entries";
+import { methodNotAllowed, withErrors } from "@/lib/errors";
 import { readJson } from "@/lib/http";
 import { entryIdSchema, updateEntrySchema } from "@/lib/validation";
 
 type Context = { params: Promise<{ id: string }> };
 
-// GET /api/entries/:id – one entry
-export const GET = withErrors(async (_req: NextRequest, { params }: Context) => {
+// GET /api/entries/:id – one entry, with its version as ETag (304 when unchanged)
+export const GET = withErrors(async (req: NextRequest, { params }: Context) => {
   const id = entryIdSchema.parse((await params).id);
-  return NextResponse.json(await getEntry(id));
+  const entry = await getEntry(id);
+  const etag = etagOf(entry);
+  if (req.headers.get("if-none-match") === etag) return new NextResponse(null, { status: 304, headers: { ETag: etag } });
+  return NextResponse.json(entry, { headers: { ETag: etag } });
 });
 
-// PATCH /api/entries/:id – internal: set status and/or progress
+// PATCH /api/entries/:id – internal (bearer token): a legal status/progress move, If-Match honoured
 export const PATCH = withErrors(async (req: NextRequest, { params }: Context) => {
+  requireInternalToken(req);
   const id = entryIdSchema.parse((await params).id);
   const input = await readJson(req, updateEntrySchema);
-  return NextResponse.json(await updateEntry(id, input));
+  const entry = await updateEntry(id, input, { ifMatch: req.headers.get("if-match"), lockTtlMs: config.LOCK_TTL_MS });
+  return NextResponse.json(entry, { headers: { ETag: etagOf(entry) } });
 });
+
+export const POST = methodNotAllowed(["GET", "PATCH"]);
+export const PUT = POST;
+export const DELETE = POST;

@@ -1,0 +1,28 @@
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { config } from "@/lib/config";
+import { ApiError } from "@/lib/errors";
+
+// Per-client limit on creates, kept in this process's memory (each web process counts on its own;
+// put a shared limiter at the proxy when running many). Checked before the body is read.
+const limiter =
+  config.RATE_LIMIT_CREATES_PER_MINUTE > 0
+    ? new RateLimiterMemory({ points: config.RATE_LIMIT_CREATES_PER_MINUTE, duration: 60 })
+    : null;
+
+/** The client as far as this server can tell: the first X-Forwarded-For hop, else one shared bucket. */
+function clientKey(req: Request) {
+  return req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || req.headers.get("x-real-ip") || "unknown";
+}
+
+export async function limitCreates(req: Request) {
+  if (!limiter) return;
+  try {
+    await limiter.consume(clientKey(req));
+  } catch (rejection) {
+    if (!(rejection instanceof RateLimiterRes)) throw rejection;
+    const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+    throw new ApiError(429, "rate_limited", `Too many entries created; try again in ${retryAfter} s`, undefined, {
+      "Retry-After": String(retryAfter),
+    });
+  }
+}
