@@ -1,34 +1,72 @@
 import { prisma } from "@/lib/db";
 import { ApiError, conflict, notFound } from "@/lib/errors";
 import { Prisma, type Entry, type EntryStatus } from "@/lib/generated/prisma/client";
-import { canTransition, PROGRESS } from "@/lib/stages";
-import type { ListEntriesQuery, UpdateEntryInput } from "@/lib/validation";
+import { canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
+import { encodeCursor, type ListEntriesQuery, type UpdateEntryInput } from "@/lib/validation";
 
 // Every query on entries lives here: the API's reads and writes first, then the worker's
 // claim / advance / fail statements, each with its SQL in plain sight.
 
 export type { Entry, EntryStatus };
 
+export type StatusCounts = Record<EntryStatus, number>;
+
 export interface EntryPage {
   entries: Entry[];
+  /** Entries matching the filters (exact). */
   total: number;
   limit: number;
   offset: number;
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+  /** Entries per status over the whole table, for the filter tabs. */
+  counts: StatusCounts;
 }
-
-// ── API ───────────────────────────────────────────────────────────────────────────────────────
 
 export function createEntry(title: string): Promise<Entry> {
   return prisma.entry.create({ data: { title } });
 }
 
-/** Newest first; ties on createdAt broken by id so pages never overlap. */
-export async function listEntries({ limit, offset }: ListEntriesQuery): Promise<EntryPage> {
-  const [entries, total] = await prisma.$transaction([
-    prisma.entry.findMany({ orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: limit, skip: offset }),
-    prisma.entry.count(),
+/** Exact per-status counts, from the table the triggers keep (never a count(*) over "Entry"). */
+export async function statusCounts(): Promise<StatusCounts> {
+  const rows = await prisma.entryStatusCount.findMany();
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as StatusCounts;
+  for (const row of rows) counts[row.status] = Number(row.count);
+  return counts;
+}
+
+/**
+ * Newest first (ties on createdAt broken by id, so pages never overlap). With `cursor`, the page
+ * after that position, found through the (createdAt, id) index at any depth; `offset` still works
+ * for compatibility but costs more the deeper it goes. Without a title search, the total comes
+ * from the per-status counts, so it stays exact and cheap at any table size.
+ */
+export async function listEntries({ limit, offset, cursor, status, q }: ListEntriesQuery): Promise<EntryPage> {
+  const where: Prisma.EntryWhereInput = {
+    ...(status && { status }),
+    ...(q && { title: { contains: q, mode: "insensitive" } }),
+  };
+  const keyset: Prisma.EntryWhereInput | undefined = cursor && {
+    OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }],
+  };
+  const [entries, counts, searchTotal] = await Promise.all([
+    prisma.entry.findMany({
+      where: keyset ? { AND: [where, keyset] } : where,
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: limit,
+      skip: cursor ? 0 : offset,
+    }),
+    statusCounts(),
+    q ? prisma.entry.count({ where }) : null,
   ]);
-  return { entries, total, limit, offset };
+  const total = searchTotal ?? (status ? counts[status] : Object.values(counts).reduce((a, b) => a + b, 0));
+  const last = entries.at(-1);
+  return { entries, total, limit, offset, nextCursor: entries.length === limit && last ? encodeCursor(last) : null, counts };
+}
+
+/** Entries changed after `since`, oldest change first: the change-only poll and the live feed. */
+export async function listChangedSince(since: Date, limit: number): Promise<Entry[]> {
+  return prisma.entry.findMany({ where: { updatedAt: { gt: since } }, orderBy: [{ updatedAt: "asc" }, { id: "asc" }], take: limit });
 }
 
 export async function getEntry(id: string): Promise<Entry> {
@@ -114,7 +152,12 @@ export interface ClaimedEntry {
   status: EntryStatus;
   attempts: number;
   lockedAt: Date;
+  /** Taken over from a holder whose lock had expired (batch claims only). */
+  reclaimed?: boolean;
 }
+
+/** The error kept on an entry that was cancelled. */
+export const CANCELLED = "Cancelled";
 
 const ttl = (lockTtlMs: number) => Prisma.sql`make_interval(secs => ${lockTtlMs / 1000})`;
 
@@ -129,6 +172,7 @@ export async function claimEntry(id: string, workerId: string, lockTtlMs: number
      WHERE id = ${id}::uuid
        AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')
        AND "runAt" <= now()
+       AND "cancelRequestedAt" IS NULL
        AND ("lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)})
     RETURNING id, status, attempts, "lockedAt"`;
   return rows[0] ?? null;
@@ -142,9 +186,10 @@ export async function claimEntry(id: string, workerId: string, lockTtlMs: number
 export async function claimEntries(workerId: string, lockTtlMs: number, limit: number): Promise<ClaimedEntry[]> {
   return prisma.$queryRaw<ClaimedEntry[]>`
     WITH due AS (
-      SELECT id FROM "Entry"
+      SELECT id, "lockedBy" IS NOT NULL AS reclaimed FROM "Entry"
        WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2')
          AND "runAt" <= now()
+         AND "cancelRequestedAt" IS NULL
          AND ("lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)})
        ORDER BY "runAt"
        LIMIT ${limit}
@@ -154,7 +199,7 @@ export async function claimEntries(workerId: string, lockTtlMs: number, limit: n
        SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1, "updatedAt" = now()
       FROM due
      WHERE e.id = due.id
-    RETURNING e.id, e.status, e.attempts, e."lockedAt"`;
+    RETURNING e.id, e.status, e.attempts, e."lockedAt", due.reclaimed`;
 }
 
 /** Keeps this worker's locks fresh while their stages run; returns the ids it still holds. */
@@ -193,12 +238,16 @@ export async function advanceEntries(workerId: string, advances: Advance[]): Pro
                            ${advances.map((a) => a.entry.lockedAt)}::timestamptz[])
            AS t(id, from_status, to_status, progress, result, attempt, started_at)
     ), advanced AS (
+      -- A cancel requested meanwhile takes effect here, at the stage boundary: the stage's work
+      -- counts (progress moves on) and the entry then ends FAILED instead of going on.
       UPDATE "Entry" AS e
-         SET status = t.to_status, progress = t.progress, result = COALESCE(t.result, e.result),
-             error = NULL, attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
+         SET status = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN 'FAILED' ELSE t.to_status END,
+             error = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN ${CANCELLED} END,
+             progress = t.progress, result = COALESCE(t.result, e.result),
+             attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
         FROM t
        WHERE e.id = t.id AND e."lockedBy" = ${workerId} AND e.status = t.from_status
-      RETURNING t.*
+      RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at
     )
     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
     SELECT id, from_status, to_status, ${workerId}, attempt, started_at, 'SUCCEEDED' FROM advanced
@@ -226,15 +275,16 @@ export async function failStage(workerId: string, { entry, message, retryDelayMs
       SELECT now() + make_interval(secs => ${retryDelayMs ?? 0} / 1000.0) AS retry_at
     ), failed AS (
       UPDATE "Entry"
-         SET status = ${to}::"EntryStatus", error = ${message},
+         SET status = CASE WHEN "cancelRequestedAt" IS NOT NULL THEN 'FAILED' ELSE ${to}::"EntryStatus" END,
+             error = CASE WHEN "cancelRequestedAt" IS NOT NULL THEN ${CANCELLED} ELSE ${message} END,
              "runAt" = CASE WHEN ${retryDelayMs === null} THEN "runAt" ELSE (SELECT retry_at FROM params) END,
              "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
        WHERE id = ${entry.id}::uuid AND "lockedBy" = ${workerId} AND status = ${entry.status}::"EntryStatus"
-      RETURNING id
+      RETURNING id, status
     )
     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome, error, "retryAt")
-    SELECT id, ${entry.status}::"EntryStatus", ${to}::"EntryStatus", ${workerId}, ${entry.attempts}, ${entry.lockedAt}, 'FAILED', ${message},
-           CASE WHEN ${retryDelayMs === null} THEN NULL ELSE (SELECT retry_at FROM params) END
+    SELECT id, ${entry.status}::"EntryStatus", status, ${workerId}, ${entry.attempts}, ${entry.lockedAt}, 'FAILED', ${message},
+           CASE WHEN status = 'FAILED' THEN NULL ELSE (SELECT retry_at FROM params) END
       FROM failed
     RETURNING "entryId"`;
   return rows.length > 0;
@@ -253,4 +303,142 @@ export async function listStageExecutions(id: string) {
   await getEntry(id);
   const executions = await prisma.stageExecution.findMany({ where: { entryId: id }, orderBy: { id: "asc" } });
   return executions.map(({ id: executionId, ...rest }) => ({ id: Number(executionId), ...rest }));
+}
+
+// ── Operations ────────────────────────────────────────────────────────────────────────────────
+
+/** How a lock looks from outside: who holds it, since when, until when, and whether it expired. */
+export interface LockHealth {
+  holder: string;
+  since: Date;
+  expiresAt: Date;
+  expired: boolean;
+}
+
+export function lockHealth(entry: Pick<Entry, "lockedBy" | "lockedAt">, lockTtlMs: number, now = Date.now()): LockHealth | null {
+  if (!entry.lockedBy || !entry.lockedAt) return null;
+  const expiresAt = new Date(entry.lockedAt.getTime() + lockTtlMs);
+  return { holder: entry.lockedBy, since: entry.lockedAt, expiresAt, expired: expiresAt.getTime() <= now };
+}
+
+/** An entry as the API answers it: the row plus its lock health. */
+export function toEntryJson(entry: Entry, lockTtlMs: number) {
+  return { ...entry, lock: lockHealth(entry, lockTtlMs) };
+}
+
+/** FAILED → queued again from the stage after its last completed one, attempts reset. */
+export async function retryEntry(id: string): Promise<Entry> {
+  const current = await getEntry(id);
+  if (current.status !== "FAILED") throw conflict(`Only FAILED entries can be retried; this one is ${current.status}`);
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    WITH retried AS (
+      UPDATE "Entry"
+         SET status = ${resumeStatus(current.progress)}::"EntryStatus", error = NULL, attempts = 0, "runAt" = now(),
+             "cancelRequestedAt" = NULL, "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
+       WHERE id = ${id}::uuid AND status = 'FAILED'
+      RETURNING id
+    )
+    SELECT id FROM retried, pg_notify('entry_ready', '')`;
+  if (rows.length === 0) throw conflict("The entry changed meanwhile; read it again");
+  return getEntry(id);
+}
+
+/**
+ * Stops a non-terminal entry. Not held by a live worker: FAILED ("Cancelled") at once. Held: the
+ * request is recorded and the worker ends it at its next stage boundary.
+ */
+export async function cancelEntry(id: string, lockTtlMs: number): Promise<Entry> {
+  const current = await getEntry(id);
+  if (isTerminal(current.status)) throw conflict(`A ${current.status} entry cannot be cancelled`);
+  const count = await prisma.$executeRaw`
+    UPDATE "Entry"
+       SET "cancelRequestedAt" = now(),
+           status = CASE WHEN "lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)} THEN 'FAILED' ELSE status END,
+           error = CASE WHEN "lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)} THEN ${CANCELLED} ELSE error END,
+           "lockedBy" = CASE WHEN "lockedAt" < now() - ${ttl(lockTtlMs)} THEN NULL ELSE "lockedBy" END,
+           "lockedAt" = CASE WHEN "lockedAt" < now() - ${ttl(lockTtlMs)} THEN NULL ELSE "lockedAt" END,
+           version = version + 1, "updatedAt" = now()
+     WHERE id = ${id}::uuid AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')`;
+  if (count === 0) throw conflict("The entry finished meanwhile");
+  return getEntry(id);
+}
+
+/**
+ * An operator frees a lock whose holder is gone. Refused while the holder's heartbeat is fresh:
+ * a live worker refreshes its locks every TTL/3, so a lock not refreshed for two of those periods
+ * belongs to a worker that stopped beating.
+ */
+export async function releaseEntryLock(id: string, lockTtlMs: number): Promise<Entry> {
+  const current = await getEntry(id);
+  if (!current.lockedBy) throw conflict("This entry is not locked");
+  const staleAfterMs = Math.round((2 * lockTtlMs) / 3);
+  const count = await prisma.$executeRaw`
+    WITH released AS (
+      UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
+       WHERE id = ${id}::uuid AND "lockedBy" IS NOT NULL AND "lockedAt" < now() - ${ttl(staleAfterMs)}
+      RETURNING id
+    )
+    SELECT id FROM released, pg_notify('entry_ready', '')`;
+  if (count === 0) {
+    throw conflict(`The holder (${current.lockedBy}) is still alive: its heartbeat is fresh. Wait for it or stop that worker.`);
+  }
+  return getEntry(id);
+}
+
+export interface Stats {
+  counts: StatusCounts;
+  total: number;
+  /** Entries not yet COMPLETED or FAILED. */
+  queueDepth: number;
+  /** Age of the oldest entry that is due and waiting for a worker; 0 when none waits. */
+  oldestWaitingSeconds: number;
+  lastMinute: { stagesCompleted: number; stagesFailed: number; entriesCompleted: number; perSecond: number };
+}
+
+export async function entryStats(): Promise<Stats> {
+  const [counts, [waiting], [minute]] = await Promise.all([
+    statusCounts(),
+    prisma.$queryRaw<{ oldest: Date | null; now: Date }[]>`
+      SELECT min("runAt") AS oldest, now() AS now FROM "Entry"
+       WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2') AND "runAt" <= now() AND "lockedBy" IS NULL`,
+    prisma.$queryRaw<{ succeeded: bigint; failed: bigint; completed: bigint }[]>`
+      SELECT count(*) FILTER (WHERE outcome = 'SUCCEEDED') AS succeeded,
+             count(*) FILTER (WHERE outcome = 'FAILED') AS failed,
+             count(*) FILTER (WHERE outcome = 'SUCCEEDED' AND "toStatus" = 'COMPLETED') AS completed
+        FROM "StageExecution" WHERE "finishedAt" > now() - interval '1 minute'`,
+  ]);
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const stagesCompleted = Number(minute?.succeeded ?? 0);
+  return {
+    counts,
+    total,
+    queueDepth: total - counts.COMPLETED - counts.FAILED,
+    oldestWaitingSeconds: waiting?.oldest ? Math.max(0, (waiting.now.getTime() - waiting.oldest.getTime()) / 1000) : 0,
+    lastMinute: {
+      stagesCompleted,
+      stagesFailed: Number(minute?.failed ?? 0),
+      entriesCompleted: Number(minute?.completed ?? 0),
+      perSecond: Math.round((stagesCompleted / 60) * 100) / 100,
+    },
+  };
+}
+
+// ── Workers ───────────────────────────────────────────────────────────────────────────────────
+
+export async function recordWorkerAlive(workerId: string, hostname: string, pid: number): Promise<void> {
+  await prisma.$executeRaw`
+    INSERT INTO "Worker" (id, hostname, pid) VALUES (${workerId}, ${hostname}, ${pid})
+    ON CONFLICT (id) DO UPDATE SET "lastSeenAt" = now(), "stoppedAt" = NULL`;
+}
+
+export async function recordWorkerStopped(workerId: string): Promise<void> {
+  await prisma.$executeRaw`UPDATE "Worker" SET "stoppedAt" = now(), "lastSeenAt" = now() WHERE id = ${workerId}`;
+}
+
+/** Workers seen within `withinMs` and not stopped. */
+export async function liveWorkers(withinMs: number) {
+  return prisma.worker.findMany({
+    where: { stoppedAt: null, lastSeenAt: { gt: new Date(Date.now() - withinMs) } },
+    orderBy: { startedAt: "asc" },
+  });
 }

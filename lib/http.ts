@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { NextRequest } from "next/server";
 import type { z } from "zod";
 import { ApiError } from "@/lib/errors";
@@ -56,4 +57,18 @@ export function searchParamsOf(req: NextRequest): Record<string, string> {
     out[key] = value;
   }
   return out;
+}
+
+/**
+ * A JSON answer with an ETag made from its bytes; 304 with no body when the client already has
+ * exactly this (If-None-Match). Pollers then pay for the query but not for the transfer.
+ */
+export function jsonWithEtag(req: Request, body: unknown, init: { status?: number; headers?: Record<string, string> } = {}) {
+  const text = JSON.stringify(body);
+  const etag = `W/"${createHash("sha1").update(text).digest("base64url")}"`;
+  const headers = { ...init.headers, ETag: etag, "Cache-Control": "no-cache" };
+  if (req.headers.get("if-none-match")?.split(",").some((t) => t.trim() === etag)) {
+    return new Response(null, { status: 304, headers });
+  }
+  return new Response(text, { status: init.status ?? 200, headers: { ...headers, "Content-Type": "application/json" } });
 }

@@ -36,3 +36,10 @@ export function canTransition(from: EntryStatus, to: EntryStatus): boolean {
   if (isTerminal(from)) return false;
   return to === "FAILED" || nextStatus(from) === to;
 }
+
+/** Where a FAILED entry resumes when retried: after the last stage it completed (its progress). */
+export function resumeStatus(progress: number): EntryStatus {
+  if (progress >= 66) return "STAGE_2";
+  if (progress >= 33) return "STAGE_1";
+  return "CREATED";
+}

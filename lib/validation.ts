@@ -48,8 +48,41 @@ const queryInt = (name: string, min: number, max: number, fallback: number) =>
 
 export const LIMIT_MAX = 100;
 
-export const listEntriesQuerySchema = z.object({
-  limit: queryInt("limit", 1, LIMIT_MAX, 50),
-  offset: queryInt("offset", 0, 100_000_000, 0),
-});
+/** A position in the newest-first order: the last entry of the previous page, as opaque text. */
+export interface PageCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export function encodeCursor({ createdAt, id }: PageCursor): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString("base64url");
+}
+
+const cursorSchema = z
+  .string()
+  .max(200)
+  .transform((text, ctx): PageCursor => {
+    const [iso, id] = Buffer.from(text, "base64url").toString("utf8").split("|");
+    const createdAt = new Date(iso ?? "");
+    if (!id || Number.isNaN(createdAt.getTime()) || !z.uuid().safeParse(id).success) {
+      ctx.addIssue({ code: "custom", message: "cursor is not one this API gave out" });
+      return z.NEVER;
+    }
+    return { createdAt, id };
+  });
+
+export const listEntriesQuerySchema = z
+  .object({
+    limit: queryInt("limit", 1, LIMIT_MAX, 50),
+    offset: queryInt("offset", 0, 100_000_000, 0),
+    /** Keyset pagination: the `nextCursor` of the previous page. Cheap at any depth, unlike offset. */
+    cursor: cursorSchema.optional(),
+    status: statusSchema.optional(),
+    /** Case-insensitive search in titles. */
+    q: z.string().trim().max(TITLE_MAX, `q must be at most ${TITLE_MAX} characters`).optional(),
+    /** Change-only polling: entries whose updatedAt is later than this instant, oldest change first. */
+    updatedSince: z.iso.datetime({ offset: true, error: "updatedSince must be an ISO 8601 timestamp" }).transform((s) => new Date(s)).optional(),
+  })
+  .refine((q) => !(q.cursor && q.offset > 0), "Give either cursor or offset, not both")
+  .refine((q) => !(q.updatedSince && (q.cursor || q.offset > 0)), "updatedSince pages by time, not by cursor or offset");
 export type ListEntriesQuery = z.infer<typeof listEntriesQuerySchema>;

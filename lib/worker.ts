@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { config } from "@/lib/config";
@@ -7,11 +8,14 @@ import {
   claimEntry,
   failStage,
   heartbeat,
+  recordWorkerAlive,
+  recordWorkerStopped,
   releaseLocks,
   type Advance,
   type ClaimedEntry,
 } from "@/lib/entries";
 import { logger } from "@/lib/logger";
+import { metrics } from "@/lib/metrics";
 import { PROGRESS, nextStatus } from "@/lib/stages";
 
 // The stage worker. Each stage of each entry, as the spec says: claim the row's lock → do the
@@ -66,6 +70,9 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** How often a worker records that it is alive (the Worker table); readiness allows 3 of these. */
+export const WORKER_ALIVE_INTERVAL_MS = 5000;
+
 export class StageWorker {
   readonly id: string;
   private running = false;
@@ -76,6 +83,7 @@ export class StageWorker {
   private wake: () => void = () => {};
   private loopDone: Promise<void> = Promise.resolve();
   private listener: pg.Client | null = null;
+  private aliveTimer: NodeJS.Timeout | undefined;
   private readonly log;
 
   constructor(readonly options: WorkerOptions) {
@@ -94,6 +102,13 @@ export class StageWorker {
   start() {
     if (this.running) return;
     this.running = true;
+    const recordAlive = () =>
+      recordWorkerAlive(this.id, hostname(), process.pid).catch((error: unknown) =>
+        this.log.warn({ err: error }, "could not record that this worker is alive"),
+      );
+    void recordAlive();
+    this.aliveTimer = setInterval(recordAlive, WORKER_ALIVE_INTERVAL_MS);
+    this.aliveTimer.unref();
     void this.listen();
     this.loopDone = this.loop();
     this.log.info({ concurrency: this.options.concurrency, stageDelayMs: this.options.stageDelayMs }, "worker started");
@@ -117,6 +132,8 @@ export class StageWorker {
       await settled;
     }
     await this.loopDone;
+    clearInterval(this.aliveTimer);
+    await recordWorkerStopped(this.id).catch(() => {});
     this.log.info({ interrupted: !finished }, "worker stopped");
   }
 
@@ -149,6 +166,11 @@ export class StageWorker {
           },
         );
         if (claimed.length > 0) {
+          const reclaimed = claimed.filter((e) => e.reclaimed).length;
+          if (reclaimed > 0) {
+            metrics.lockReclaims.inc(reclaimed);
+            this.log.warn({ entries: reclaimed }, "reclaimed entries whose holder's lock had expired");
+          }
           void this.track(this.runBatch(claimed)).finally(() => this.wake());
           continue;
         }
@@ -191,11 +213,16 @@ export class StageWorker {
         if (error) failures.push(this.fail(entry, error));
         else advances.push(this.advanceOf(entry));
       });
-      const [advanced] = await Promise.all([advanceEntries(this.id, advances), ...failures]);
+      const [advanced] = await Promise.all([this.advance(advances), ...failures]);
+      const advancedIds = new Set(advanced);
       for (const a of advances) {
+        const durationMs = Date.now() - a.entry.lockedAt.getTime();
+        const outcome = advancedIds.has(a.entry.id) ? "succeeded" : "lock_lost";
+        metrics.stageAttempts.inc({ stage: a.to, outcome });
+        metrics.stageDuration.observe({ stage: a.to, outcome }, durationMs / 1000);
         this.log.info(
-          { entryId: a.entry.id, stage: a.to, attempt: a.entry.attempts, durationMs: Date.now() - a.entry.lockedAt.getTime() },
-          advanced.includes(a.entry.id) ? "stage completed" : "stage result dropped: lock lost",
+          { entryId: a.entry.id, stage: a.to, attempt: a.entry.attempts, durationMs },
+          outcome === "succeeded" ? "stage completed" : "stage result dropped: lock lost",
         );
       }
       return advanced;
@@ -205,6 +232,24 @@ export class StageWorker {
     } finally {
       clearInterval(beat);
       for (const entry of batch) this.held.delete(entry.id);
+    }
+  }
+
+  /**
+   * Advances a batch in one statement. Should that statement fail (say, one row breaks a
+   * constraint), the rows are retried one by one so that one bad entry cannot hold back the
+   * others; the bad one is handled as a failed stage, retried and, in the end, FAILED.
+   */
+  private async advance(advances: Advance[]): Promise<string[]> {
+    try {
+      return await advanceEntries(this.id, advances);
+    } catch (error) {
+      if (advances.length === 1) {
+        await this.fail(advances[0]!.entry, error);
+        return [];
+      }
+      this.log.warn({ err: error, entries: advances.length }, "batch advance failed; advancing one by one");
+      return (await Promise.all(advances.map((a) => this.advance([a])))).flat();
     }
   }
 
@@ -234,6 +279,9 @@ export class StageWorker {
     const { maxAttempts, retryBaseMs, retryMaxMs } = this.options;
     const delay = entry.attempts < maxAttempts ? retryDelayMs(entry.attempts, retryBaseMs, retryMaxMs) : null;
     await failStage(this.id, { entry, message, retryDelayMs: delay });
+    const stage = nextStatus(entry.status) ?? entry.status;
+    metrics.stageAttempts.inc({ stage, outcome: "failed" });
+    metrics.stageDuration.observe({ stage, outcome: "failed" }, (Date.now() - entry.lockedAt.getTime()) / 1000);
     this.log.warn({ entryId: entry.id, stage: nextStatus(entry.status), attempt: entry.attempts, retryInMs: delay, err: message }, "stage failed");
     if (delay !== null) setTimeout(() => this.wake(), delay + 5).unref();
   }

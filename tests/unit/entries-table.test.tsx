@@ -15,6 +15,7 @@ const entry = (over: Partial<EntryJson>): EntryJson => ({
   error: null,
   attempts: 0,
   version: 0,
+  cancelRequestedAt: null,
   runAt: new Date().toISOString(),
   createdAt: new Date(Date.now() - 60_000).toISOString(),
   updatedAt: new Date().toISOString(),

@@ -1,7 +1,8 @@
 import { after, NextResponse, type NextRequest } from "next/server";
-import { createEntry, listEntries } from "@/lib/entries";
+import { config } from "@/lib/config";
+import { createEntry, listChangedSince, listEntries, toEntryJson } from "@/lib/entries";
 import { methodNotAllowed, withErrors } from "@/lib/errors";
-import { readJson, searchParamsOf } from "@/lib/http";
+import { jsonWithEtag, readJson, searchParamsOf } from "@/lib/http";
 import { limitCreates } from "@/lib/rate-limit";
 import { createEntrySchema, listEntriesQuerySchema } from "@/lib/validation";
 import { getInProcessWorker } from "@/lib/worker";
@@ -12,13 +13,26 @@ export const POST = withErrors(async (req: NextRequest) => {
   const { title } = await readJson(req, createEntrySchema);
   const entry = await createEntry(title);
   after(() => getInProcessWorker()?.processEntry(entry.id));
-  return NextResponse.json(entry, { status: 201 });
+  return NextResponse.json(toEntryJson(entry, config.LOCK_TTL_MS), { status: 201 });
 });
 
-// GET /api/entries?limit=50&offset=0 – list, newest first
+// GET /api/entries?limit&offset|cursor&status&q – a page, newest first, with exact total and counts;
+// GET /api/entries?updatedSince=<ISO> – only the entries changed since then, oldest change first
 export const GET = withErrors(async (req: NextRequest) => {
   const query = listEntriesQuerySchema.parse(searchParamsOf(req));
-  return NextResponse.json(await listEntries(query));
+  if (query.updatedSince) {
+    const entries = await listChangedSince(query.updatedSince, query.limit);
+    const latest = entries.at(-1)?.updatedAt ?? query.updatedSince;
+    return jsonWithEtag(req, {
+      entries: entries.map((e) => toEntryJson(e, config.LOCK_TTL_MS)),
+      updatedSince: query.updatedSince,
+      // Ask next with this; when `more` is true, ask again at once.
+      nextUpdatedSince: latest,
+      more: entries.length === query.limit,
+    });
+  }
+  const page = await listEntries(query);
+  return jsonWithEtag(req, { ...page, entries: page.entries.map((e) => toEntryJson(e, config.LOCK_TTL_MS)) });
 });
 
 export const PATCH = methodNotAllowed(["GET", "POST"]);

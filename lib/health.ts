@@ -1,0 +1,36 @@
+import { prisma } from "@/lib/db";
+import { liveWorkers } from "@/lib/entries";
+import { readMigrations } from "@/lib/migrate";
+import { WORKER_ALIVE_INTERVAL_MS } from "@/lib/worker";
+
+export interface Readiness {
+  ready: boolean;
+  checks: { database: boolean; migrations: boolean; worker: boolean };
+  detail: { pendingMigrations: string[]; liveWorkers: string[]; error?: string };
+}
+
+let expectedMigrations: Promise<string[]> | undefined;
+
+/** Ready = the database answers, every migration on disk is applied, and some worker beats. */
+export async function readiness(): Promise<Readiness> {
+  const checks = { database: false, migrations: false, worker: false };
+  const detail: Readiness["detail"] = { pendingMigrations: [], liveWorkers: [] };
+  try {
+    expectedMigrations ??= readMigrations().then((all) => all.map((m) => m.name));
+    const [expected, applied, workers] = await Promise.all([
+      expectedMigrations,
+      prisma.$queryRaw<{ migration_name: string }[]>`
+        SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+      liveWorkers(3 * WORKER_ALIVE_INTERVAL_MS),
+    ]);
+    checks.database = true;
+    const done = new Set(applied.map((r) => r.migration_name));
+    detail.pendingMigrations = expected.filter((name) => !done.has(name));
+    checks.migrations = detail.pendingMigrations.length === 0;
+    detail.liveWorkers = workers.map((w) => w.id);
+    checks.worker = workers.length > 0;
+  } catch {
+    detail.error = "database unreachable";
+  }
+  return { ready: checks.database && checks.migrations && checks.worker, checks, detail };
+}

@@ -1,0 +1,233 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase } from "../helpers/db";
+import { api, sleep, startServer, waitFor, type TestServer } from "../helpers/server";
+
+// Operating the app: filters and search, retry and cancel, stats, lock health and release, the
+// live stream, change-only polling, health and metrics.
+
+const db = await createTestDatabase();
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startServer(db.url, { STAGE_DELAY_MS: "300", LOCK_TTL_MS: "3000", RETRY_BASE_MS: "50" });
+});
+afterAll(async () => {
+  if (process.env.SHOW_SERVER_OUTPUT) console.log(server?.output());
+  await server?.stop();
+});
+
+const create = async (title: string) => (await api(server.url, "/api/entries", { method: "POST", json: { title } })).body;
+const get = async (id: string) => (await api(server.url, `/api/entries/${id}`)).body;
+/** An entry put straight into the table in a given state, with no history. */
+const insert = async (title: string, fields: Record<string, unknown>) => {
+  const keys = Object.keys(fields);
+  const { rows } = await db.pool.query(
+    `INSERT INTO "Entry" (title${keys.map((k) => `, "${k}"`).join("")}) VALUES ($1${keys.map((_, i) => `, $${i + 2}`).join("")}) RETURNING id`,
+    [title, ...Object.values(fields)],
+  );
+  return rows[0].id as string;
+};
+const until = (id: string, statuses: string[]) =>
+  waitFor(async () => {
+    const e = await get(id);
+    return statuses.includes(e.status) ? e : null;
+  }, 20_000);
+
+describe("filters and search", () => {
+  it("filters by status and searches titles case-insensitively, with exact totals", async () => {
+    const a = await create("Invoice Alpha");
+    const b = await create("invoice beta");
+    await create("Report gamma");
+    await until(a.id, ["COMPLETED"]);
+    await until(b.id, ["COMPLETED"]);
+    await db.pool.query(`UPDATE "Entry" SET status = 'FAILED', error = 'x' WHERE id = $1`, [b.id]);
+
+    const search = await api(server.url, "/api/entries?q=INVOICE");
+    expect(search.body.entries.map((e: any) => e.title).sort()).toEqual(["Invoice Alpha", "invoice beta"]);
+    expect(search.body.total).toBe(2);
+
+    const failed = await api(server.url, "/api/entries?status=FAILED&q=invoice");
+    expect(failed.body.entries.map((e: any) => e.id)).toEqual([b.id]);
+    expect(failed.body.total).toBe(1);
+
+    const { rows } = await db.pool.query(`SELECT status, count(*)::int AS n FROM "Entry" GROUP BY status`);
+    const counts = await api(server.url, "/api/entries?status=FAILED");
+    for (const r of rows) expect(counts.body.counts[r.status]).toBe(r.n);
+    expect(counts.body.total).toBe(rows.find((r) => r.status === "FAILED")?.n ?? 0);
+  });
+
+  it.each(["status=DONE", "status=failed", `q=${"x".repeat(201)}`, "updatedSince=yesterday", "cursor=bm9wZQ", "cursor=abc&offset=5"])(
+    "rejects ?%s with 400",
+    async (query) => {
+      const { status, body } = await api(server.url, `/api/entries?${query}`);
+      expect(status).toBe(400);
+      expect(body.error.code).toBe("validation_error");
+    },
+  );
+});
+
+describe("retry and cancel", () => {
+  it("retries a FAILED entry from where it failed, with attempts reset, and it completes", async () => {
+    const e = { id: await insert("retry me", { status: "FAILED", progress: 33, error: "boom", attempts: 3 }) };
+    const { status, body } = await api(server.url, `/api/entries/${e.id}/retry`, { method: "POST" });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: "STAGE_1", progress: 33, error: null });
+    expect(body.attempts).toBeLessThanOrEqual(1); // 0, or 1 if a worker claimed it already
+    const done = await until(e.id, ["COMPLETED"]);
+    expect(done.progress).toBe(100);
+  });
+
+  it("answers 409 to a retry of an entry that is not FAILED, 404/400 to unknown or bad ids", async () => {
+    const e = await create("not failed");
+    expect((await api(server.url, `/api/entries/${e.id}/retry`, { method: "POST" })).status).toBe(409);
+    expect((await api(server.url, `/api/entries/00000000-0000-4000-8000-000000000000/retry`, { method: "POST" })).status).toBe(404);
+    expect((await api(server.url, `/api/entries/xyz/retry`, { method: "POST" })).status).toBe(400);
+    expect((await api(server.url, `/api/entries/${e.id}/retry`)).status).toBe(405);
+  });
+
+  it("cancels an entry a worker is processing at its next stage boundary", async () => {
+    const e = await create("cancel me");
+    await waitFor(async () => (await get(e.id)).lockedBy !== null, 5000, 10);
+    const { status, body } = await api(server.url, `/api/entries/${e.id}/cancel`, { method: "POST" });
+    expect(status).toBe(200);
+    expect(body.cancelRequestedAt).toBeTruthy();
+    const ended = await until(e.id, ["FAILED", "COMPLETED"]);
+    expect(ended).toMatchObject({ status: "FAILED", error: "Cancelled", lockedBy: null });
+    expect(ended.progress).toBeLessThan(100);
+    await sleep(700);
+    expect((await get(e.id)).status).toBe("FAILED"); // and it stays stopped
+  });
+
+  it("cancels a waiting entry at once, and answers 409 for a finished one", async () => {
+    const e = await create("waiting");
+    await until(e.id, ["COMPLETED"]);
+    expect((await api(server.url, `/api/entries/${e.id}/cancel`, { method: "POST" })).status).toBe(409);
+    await db.pool.query(`UPDATE "Entry" SET status = 'STAGE_1', progress = 33, "runAt" = now() + interval '1 hour' WHERE id = $1`, [e.id]);
+    const { body } = await api(server.url, `/api/entries/${e.id}/cancel`, { method: "POST" });
+    expect(body).toMatchObject({ status: "FAILED", error: "Cancelled", progress: 33 });
+  });
+});
+
+describe("lock health and release", () => {
+  it("shows who holds a lock and until when, refuses to release a fresh one, releases a stale one", async () => {
+    const e = { id: await insert("locked", { status: "STAGE_1", progress: 33, lockedBy: "gone-host:1:abc", lockedAt: new Date() }) };
+    const held = await get(e.id);
+    expect(held.lock).toMatchObject({ holder: "gone-host:1:abc", expired: false });
+    expect(new Date(held.lock.expiresAt).getTime() - new Date(held.lock.since).getTime()).toBe(3000);
+    expect((await api(server.url, `/api/entries/${e.id}/release`, { method: "POST" })).status).toBe(409);
+
+    await db.pool.query(`UPDATE "Entry" SET "lockedAt" = now() - interval '2.5 seconds' WHERE id = $1`, [e.id]);
+    const released = await api(server.url, `/api/entries/${e.id}/release`, { method: "POST" });
+    expect(released.status).toBe(200);
+    expect(released.body.lock).toBeNull();
+    await until(e.id, ["COMPLETED"]); // and a worker carries it on
+  });
+
+  it("flags an expired lock", async () => {
+    const id = await insert("expired", { status: "STAGE_2", progress: 66, lockedBy: "old", lockedAt: new Date(Date.now() - 60_000), runAt: new Date(Date.now() + 3_600_000) });
+    expect((await get(id)).lock).toMatchObject({ holder: "old", expired: true });
+    await db.pool.query(`DELETE FROM "Entry" WHERE id = $1`, [id]);
+  });
+});
+
+describe("stats, health and metrics", () => {
+  it("reports counts per status and last-minute throughput", async () => {
+    const { status, body } = await api(server.url, "/api/entries/stats");
+    expect(status).toBe(200);
+    const { rows } = await db.pool.query(`SELECT status, count(*)::int AS n FROM "Entry" GROUP BY status`);
+    for (const r of rows) expect(body.counts[r.status]).toBe(r.n);
+    expect(body.total).toBe(rows.reduce((a, r) => a + r.n, 0));
+    expect(body.lastMinute.stagesCompleted).toBeGreaterThan(0);
+    expect(body.lastMinute.entriesCompleted).toBeGreaterThan(0);
+  });
+
+  it("answers live without the database and ready with it", async () => {
+    expect((await api(server.url, "/api/health/live")).body).toEqual({ status: "ok" });
+    const ready = await api(server.url, "/api/health/ready");
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks).toEqual({ database: true, migrations: true, worker: true });
+  });
+
+  it("exposes Prometheus metrics matching what happened", async () => {
+    const before = await metricsOf(server.url);
+    const ids = await Promise.all(["m1", "m2", "m3"].map(async (t) => (await create(t)).id));
+    for (const id of ids) await until(id, ["COMPLETED"]);
+    const after = await metricsOf(server.url);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE status = 'COMPLETED'`);
+    expect(after['async_workflow_entries{status="COMPLETED"}']).toBe(rows[0].n);
+    const succeeded = (m: Record<string, number>) =>
+      ["STAGE_1", "STAGE_2", "COMPLETED"].reduce((a, s) => a + (m[`async_workflow_stage_attempts_total{stage="${s}",outcome="succeeded"}`] ?? 0), 0);
+    expect(succeeded(after) - succeeded(before)).toBe(9);
+    expect(after["async_workflow_queue_depth"]).toBeGreaterThanOrEqual(0);
+    expect(after["async_workflow_oldest_waiting_seconds"]).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(after).some((k) => k.startsWith("async_workflow_stage_duration_seconds_bucket"))).toBe(true);
+  });
+});
+
+async function metricsOf(base: string): Promise<Record<string, number>> {
+  const res = await fetch(`${base}/api/metrics`);
+  expect(res.headers.get("content-type")).toContain("text/plain");
+  const out: Record<string, number> = {};
+  for (const line of (await res.text()).split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    out[line.slice(0, at)] = Number(line.slice(at + 1));
+  }
+  return out;
+}
+
+describe("live push and change-only polling", () => {
+  it("streams the stage changes of a new entry over SSE", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${server.url}/api/entries/stream`, { signal: controller.signal });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    await reader.read(); // the "connected" preamble
+    const e = await create("streamed");
+    const seen: string[] = [];
+    const deadline = Date.now() + 20_000;
+    while (!seen.includes("COMPLETED") && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = message.split("\n").find((l) => l.startsWith("data: "));
+        if (!message.includes("event: entry") || !data) continue;
+        const entry = JSON.parse(data.slice(6));
+        if (entry.id === e.id && seen.at(-1) !== entry.status) seen.push(entry.status);
+      }
+    }
+    controller.abort();
+    expect(seen.filter((s) => s !== "CREATED")).toEqual(["STAGE_1", "STAGE_2", "COMPLETED"]);
+  });
+
+  it("returns only what changed since a moment, and nothing when nothing moved", async () => {
+    const quietSince = new Date().toISOString();
+    await sleep(50);
+    const none = await api(server.url, `/api/entries?updatedSince=${encodeURIComponent(quietSince)}`);
+    const moving = none.body.entries.length; // other tests' entries may still be moving
+    const e = await create("changed");
+    const changed = await api(server.url, `/api/entries?updatedSince=${encodeURIComponent(quietSince)}`);
+    expect(changed.body.entries.map((x: any) => x.id)).toContain(e.id);
+    expect(changed.body.entries.length).toBeGreaterThan(moving);
+    await until(e.id, ["COMPLETED"]);
+    await sleep(100);
+    const later = await api(server.url, `/api/entries?updatedSince=${encodeURIComponent(changed.body.nextUpdatedSince)}`);
+    const after = await api(server.url, `/api/entries?updatedSince=${encodeURIComponent(new Date().toISOString())}`);
+    expect(after.body.entries).toEqual([]);
+    expect(later.body.entries.every((x: any) => new Date(x.updatedAt) > new Date(changed.body.nextUpdatedSince))).toBe(true);
+  });
+
+  it("answers an unchanged page with 304 to If-None-Match", async () => {
+    const first = await fetch(`${server.url}/api/entries?status=COMPLETED&limit=5`);
+    const etag = first.headers.get("etag")!;
+    expect(etag).toMatch(/^W\/"/);
+    const second = await fetch(`${server.url}/api/entries?status=COMPLETED&limit=5`, { headers: { "if-none-match": etag } });
+    expect(second.status).toBe(304);
+  });
+});
