@@ -1,6 +1,7 @@
 "use client";
 
 import { AlertCircle, Inbox, Plus } from "lucide-react";
+import { EntryActions } from "@/components/entry-actions";
 import { EntryStatusBadge } from "@/components/entry-status-badge";
 import { RelativeTime } from "@/components/relative-time";
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
@@ -16,6 +17,10 @@ export interface EntriesTableProps {
   isLoading: boolean;
   error: Error | null;
   onCreate?: () => void;
+  /** Opens an entry's details; titles become buttons when given. */
+  onSelect?: (id: string) => void;
+  /** Shown instead of the first-entry invitation when filters hide every entry. */
+  emptyMessage?: string;
 }
 
 const PROGRESS_COLOUR: Record<EntryJson["status"], string> = {
@@ -27,7 +32,7 @@ const PROGRESS_COLOUR: Record<EntryJson["status"], string> = {
 };
 
 /** The entries with their stage, progress and outcome; also the loading, error and empty states. */
-export function EntriesTable({ entries, isLoading, error, onCreate }: EntriesTableProps) {
+export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, emptyMessage }: EntriesTableProps) {
   if (!entries && isLoading) return <LoadingRows />;
   if (!entries && error) {
     return (
@@ -37,6 +42,9 @@ export function EntriesTable({ entries, isLoading, error, onCreate }: EntriesTab
         <AlertDescription>{error.message}. Retrying every few seconds.</AlertDescription>
       </Alert>
     );
+  }
+  if (entries?.length === 0 && emptyMessage) {
+    return <p className="rounded-lg border border-dashed px-6 py-12 text-center text-sm text-muted-foreground">{emptyMessage}</p>;
   }
   if (!entries || entries.length === 0) {
     return (
@@ -64,6 +72,9 @@ export function EntriesTable({ entries, isLoading, error, onCreate }: EntriesTab
             <TableHead className="min-w-36">Progress</TableHead>
             <TableHead className="hidden md:table-cell">Result</TableHead>
             <TableHead className="hidden sm:table-cell">Created</TableHead>
+            <TableHead className="w-px">
+              <span className="sr-only">Actions</span>
+            </TableHead>
           </TableRow>
         </TableHeader>
         <TableBody>
@@ -71,9 +82,20 @@ export function EntriesTable({ entries, isLoading, error, onCreate }: EntriesTab
             <TableRow key={entry.id} data-entry-id={entry.id} data-status={entry.status}>
               <TableCell className="max-w-0 font-medium">
                 {/* Rendered as text by React: titles can never inject markup. */}
-                <span className="block truncate" title={entry.title}>
-                  {entry.title}
-                </span>
+                {onSelect ? (
+                  <button
+                    type="button"
+                    className="block max-w-full truncate text-left underline-offset-4 hover:underline focus-visible:underline focus-visible:outline-none"
+                    title={entry.title}
+                    onClick={() => onSelect(entry.id)}
+                  >
+                    {entry.title}
+                  </button>
+                ) : (
+                  <span className="block truncate" title={entry.title}>
+                    {entry.title}
+                  </span>
+                )}
                 <span className="block whitespace-nowrap text-xs font-normal text-muted-foreground sm:hidden">
                   <RelativeTime iso={entry.createdAt} />
                 </span>
@@ -97,6 +119,9 @@ export function EntriesTable({ entries, isLoading, error, onCreate }: EntriesTab
               <TableCell className="hidden whitespace-nowrap text-muted-foreground sm:table-cell">
                 <RelativeTime iso={entry.createdAt} />
               </TableCell>
+              <TableCell className="text-right">
+                <EntryActions entry={entry} />
+              </TableCell>
             </TableRow>
           ))}
         </TableBody>
@@ -106,6 +131,7 @@ export function EntriesTable({ entries, isLoading, error, onCreate }: EntriesTab
 }
 
 function EntryOutcome({ entry }: { entry: EntryJson }) {
+  if (entry.lock?.expired) return <span className="text-amber-700">Lock expired</span>;
   if (entry.status === "FAILED") {
     return <span className="block truncate text-red-700" title={entry.error ?? undefined}>{entry.error ?? "Failed"}</span>;
   }

@@ -13,8 +13,8 @@ export interface TestServer {
 }
 
 /** Starts the production build (`next start`) on a free port against `databaseUrl`. */
-export async function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<TestServer> {
-  const port = await freePort();
+export async function startServer(databaseUrl: string, env: Record<string, string> = {}, port?: number): Promise<TestServer> {
+  port ??= await freePort();
   const child = spawn(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port)], {
     cwd: ROOT,
     env: {

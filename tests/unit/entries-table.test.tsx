@@ -1,8 +1,13 @@
-import { render, screen } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { render as rtlRender, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { EntriesTable } from "@/components/entries-table";
 import type { EntryJson } from "@/lib/api";
+
+// Row actions (retry, cancel) use React Query, so the table renders inside a provider.
+const render = (ui: React.ReactElement) =>
+  rtlRender(<QueryClientProvider client={new QueryClient()}>{ui}</QueryClientProvider>);
 
 const entry = (over: Partial<EntryJson>): EntryJson => ({
   id: crypto.randomUUID(),
@@ -70,6 +75,30 @@ describe("EntriesTable", () => {
     );
     expect(screen.getByRole("row", { name: /ok/ })).toHaveTextContent("Done");
     expect(screen.getByRole("row", { name: /bad/ })).toHaveTextContent("Disk on fire");
+  });
+
+  it("offers Retry for a failed entry and Cancel for a running one, asking first", async () => {
+    const fetchSpy = vi.spyOn(globalThis, "fetch");
+    render(
+      <EntriesTable
+        entries={[entry({ title: "broken", status: "FAILED" }), entry({ title: "running", status: "STAGE_1", progress: 33 })]}
+        isLoading={false}
+        error={null}
+      />,
+    );
+    expect(screen.queryByRole("button", { name: "Cancel broken" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "Retry running" })).toBeNull();
+    await userEvent.click(screen.getByRole("button", { name: "Retry broken" }));
+    expect(screen.getByRole("alertdialog", { name: "Retry this entry?" })).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Keep as is" }));
+    expect(fetchSpy).not.toHaveBeenCalled();
+    fetchSpy.mockRestore();
+  });
+
+  it("says so when filters hide every entry", () => {
+    render(<EntriesTable entries={[]} isLoading={false} error={null} emptyMessage="No entries match this view." />);
+    expect(screen.getByText("No entries match this view.")).toBeInTheDocument();
+    expect(screen.queryByText("No entries yet")).toBeNull();
   });
 
   it("renders a hostile title as text, not markup", () => {
