@@ -79,7 +79,12 @@ export const listEntriesQuerySchema = z
     cursor: cursorSchema.optional(),
     status: statusSchema.optional(),
     /** Case-insensitive search in titles. */
-    q: z.string().trim().max(TITLE_MAX, `q must be at most ${TITLE_MAX} characters`).optional(),
+    q: z
+      .string()
+      .trim()
+      .max(TITLE_MAX, `q must be at most ${TITLE_MAX} characters`)
+      .refine((t) => !CONTROL_CHARS.test(t), "q must not contain control characters")
+      .optional(),
     /** Change-only polling: entries whose updatedAt is later than this instant, oldest change first. */
     updatedSince: z.iso.datetime({ offset: true, error: "updatedSince must be an ISO 8601 timestamp" }).transform((s) => new Date(s)).optional(),
   })

@@ -56,7 +56,7 @@ describe("filters and search", () => {
     expect(counts.body.total).toBe(rows.find((r) => r.status === "FAILED")?.n ?? 0);
   });
 
-  it.each(["status=DONE", "status=failed", `q=${"x".repeat(201)}`, "updatedSince=yesterday", "cursor=bm9wZQ", "cursor=abc&offset=5"])(
+  it.each(["status=DONE", "status=failed", "q=%00%01", `q=${"x".repeat(201)}`, "updatedSince=yesterday", "cursor=bm9wZQ", "cursor=abc&offset=5"])(
     "rejects ?%s with 400",
     async (query) => {
       const { status, body } = await api(server.url, `/api/entries?${query}`);
@@ -119,7 +119,8 @@ describe("lock health and release", () => {
     await db.pool.query(`UPDATE "Entry" SET "lockedAt" = now() - interval '2.5 seconds' WHERE id = $1`, [e.id]);
     const released = await api(server.url, `/api/entries/${e.id}/release`, { method: "POST" });
     expect(released.status).toBe(200);
-    expect(released.body.lock).toBeNull();
+    // Free now, or already claimed again by the live worker the release woke up.
+    expect(released.body.lock?.holder ?? null).not.toBe("gone-host:1:abc");
     await until(e.id, ["COMPLETED"]); // and a worker carries it on
   });
 
@@ -149,9 +150,14 @@ describe("stats, health and metrics", () => {
   });
 
   it("exposes Prometheus metrics matching what happened", async () => {
+    // Start from a still table, so that only this test's entries move between the two scrapes.
+    const still = async () =>
+      (await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE status IN ('CREATED','STAGE_1','STAGE_2') AND "runAt" <= now()`)).rows[0].n === 0;
+    await waitFor(still, 20_000);
     const before = await metricsOf(server.url);
     const ids = await Promise.all(["m1", "m2", "m3"].map(async (t) => (await create(t)).id));
     for (const id of ids) await until(id, ["COMPLETED"]);
+    await waitFor(still, 20_000);
     const after = await metricsOf(server.url);
     const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE status = 'COMPLETED'`);
     expect(after['async_workflow_entries{status="COMPLETED"}']).toBe(rows[0].n);

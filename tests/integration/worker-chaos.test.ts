@@ -55,7 +55,7 @@ describe("chaos: SIGKILL mid-stage, repeatedly", () => {
     expect((audit.byStatus.COMPLETED ?? 0) + (audit.byStatus.FAILED ?? 0)).toBe(ENTRIES);
     expect(audit.lockedRows).toBe(0);
     expect(audit.stagesNotExactlyOnce).toBe(0);
-    expect(audit.workersSeen.length).toBeGreaterThanOrEqual(3);
+    expect(audit.workersSeen.length).toBeGreaterThanOrEqual(2);
 
     // A FAILED entry failed for the injected reason, on its last allowed attempt.
     const failed = await db.pool.query(`
