@@ -40,6 +40,7 @@ async function main() {
   }
   await migrate(url);
   const pool = new pg.Pool({ connectionString: url, max: POOL + 2 });
+  pool.on("error", () => {}); // idle clients are cut when the database stops at the end
   const pgVersion = (await pool.query("SHOW server_version")).rows[0].server_version;
 
   if (!SKIP_BUILD) {
@@ -106,6 +107,9 @@ async function main() {
     const web = await startWeb(url, { WORKER_ENABLED: "false", LOG_LEVEL: "warn" });
     const poll: { rows: number; poll: LoadResult; control: LoadResult; ratioToControl: number }[] = [];
     let loaded = 0;
+    // Warm the server up (route compilation, JIT, connection pool) before anything is timed.
+    await load(`${web.url}/api/health/live`, 2);
+    await load(`${web.url}/api/entries?limit=50`, 2);
     for (const rows of SIZES.pollRows) {
       log(`poll endpoint at ${rows.toLocaleString()} rows…`);
       await bulkLoad(pool, rows - loaded);

@@ -1,4 +1,5 @@
-import { prisma } from "@/lib/db";
+import type pg from "pg";
+import { pool, prisma } from "@/lib/db";
 import { ApiError, conflict, notFound } from "@/lib/errors";
 import { Prisma, type Entry, type EntryStatus } from "@/lib/generated/prisma/client";
 import { canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
@@ -159,22 +160,27 @@ export interface ClaimedEntry {
 /** The error kept on an entry that was cancelled. */
 export const CANCELLED = "Cancelled";
 
-const ttl = (lockTtlMs: number) => Prisma.sql`make_interval(secs => ${lockTtlMs / 1000})`;
+// The worker's statements run on the pg pool directly, not through Prisma: they are the hot path
+// (one round trip each, no query compilation), and a standalone worker process then never loads
+// Prisma's query compiler (about 60 MB of its resident memory). Parameters are positional ($n).
+const run = <T extends pg.QueryResultRow>(text: string, values: unknown[]) => pool.query<T>(text, values);
 
 /**
  * Claims one entry for its next stage with the spec's conditional UPDATE: it succeeds only if
  * nobody holds the row or the holder's lock is older than the TTL. Null when not claimed.
  */
 export async function claimEntry(id: string, workerId: string, lockTtlMs: number): Promise<ClaimedEntry | null> {
-  const rows = await prisma.$queryRaw<ClaimedEntry[]>`
-    UPDATE "Entry"
-       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = attempts + 1, version = version + 1, "updatedAt" = now()
-     WHERE id = ${id}::uuid
-       AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')
-       AND "runAt" <= now()
-       AND "cancelRequestedAt" IS NULL
-       AND ("lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)})
-    RETURNING id, status, attempts, "lockedAt"`;
+  const { rows } = await run<ClaimedEntry>(
+    `UPDATE "Entry"
+        SET "lockedBy" = $2, "lockedAt" = now(), attempts = attempts + 1, version = version + 1, "updatedAt" = now()
+      WHERE id = $1
+        AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')
+        AND "runAt" <= now()
+        AND "cancelRequestedAt" IS NULL
+        AND ("lockedBy" IS NULL OR "lockedAt" < now() - make_interval(secs => $3::float8 / 1000))
+     RETURNING id, status, attempts, "lockedAt"`,
+    [id, workerId, lockTtlMs],
+  );
   return rows[0] ?? null;
 }
 
@@ -184,31 +190,36 @@ export async function claimEntry(id: string, workerId: string, lockTtlMs: number
  * the lock condition, so a row changed since the inner SELECT is simply left out.
  */
 export async function claimEntries(workerId: string, lockTtlMs: number, limit: number): Promise<ClaimedEntry[]> {
-  return prisma.$queryRaw<ClaimedEntry[]>`
-    WITH due AS (
-      SELECT id, "lockedBy" IS NOT NULL AS reclaimed FROM "Entry"
-       WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2')
-         AND "runAt" <= now()
-         AND "cancelRequestedAt" IS NULL
-         AND ("lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)})
-       ORDER BY "runAt"
-       LIMIT ${limit}
-         FOR UPDATE SKIP LOCKED
-    )
-    UPDATE "Entry" AS e
-       SET "lockedBy" = ${workerId}, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1, "updatedAt" = now()
-      FROM due
-     WHERE e.id = due.id
-    RETURNING e.id, e.status, e.attempts, e."lockedAt", due.reclaimed`;
+  const { rows } = await run<ClaimedEntry>(
+    `WITH due AS (
+       SELECT id, "lockedBy" IS NOT NULL AS reclaimed FROM "Entry"
+        WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2')
+          AND "runAt" <= now()
+          AND "cancelRequestedAt" IS NULL
+          AND ("lockedBy" IS NULL OR "lockedAt" < now() - make_interval(secs => $2::float8 / 1000))
+        ORDER BY "runAt"
+        LIMIT $3
+          FOR UPDATE SKIP LOCKED
+     )
+     UPDATE "Entry" AS e
+        SET "lockedBy" = $1, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1, "updatedAt" = now()
+       FROM due
+      WHERE e.id = due.id
+     RETURNING e.id, e.status, e.attempts, e."lockedAt", due.reclaimed`,
+    [workerId, lockTtlMs, limit],
+  );
+  return rows;
 }
 
 /** Keeps this worker's locks fresh while their stages run; returns the ids it still holds. */
 export async function heartbeat(workerId: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
-    UPDATE "Entry" SET "lockedAt" = now(), version = version + 1
-     WHERE id = ANY(${ids}::uuid[]) AND "lockedBy" = ${workerId}
-    RETURNING id`;
+  const { rows } = await run<{ id: string }>(
+    `UPDATE "Entry" SET "lockedAt" = now(), version = version + 1
+      WHERE id = ANY($1::uuid[]) AND "lockedBy" = $2
+     RETURNING id`,
+    [ids, workerId],
+  );
   return new Set(rows.map((r) => r.id));
 }
 
@@ -227,31 +238,37 @@ export interface Advance {
  */
 export async function advanceEntries(workerId: string, advances: Advance[]): Promise<string[]> {
   if (advances.length === 0) return [];
-  const rows = await prisma.$queryRaw<{ entryId: string }[]>`
-    WITH t AS (
-      SELECT * FROM unnest(${advances.map((a) => a.entry.id)}::uuid[],
-                           ${advances.map((a) => a.entry.status)}::"EntryStatus"[],
-                           ${advances.map((a) => a.to)}::"EntryStatus"[],
-                           ${advances.map((a) => a.progress)}::int[],
-                           ${advances.map((a) => (a.result ? JSON.stringify(a.result) : null))}::jsonb[],
-                           ${advances.map((a) => a.entry.attempts)}::int[],
-                           ${advances.map((a) => a.entry.lockedAt)}::timestamptz[])
-           AS t(id, from_status, to_status, progress, result, attempt, started_at)
-    ), advanced AS (
-      -- A cancel requested meanwhile takes effect here, at the stage boundary: the stage's work
-      -- counts (progress moves on) and the entry then ends FAILED instead of going on.
-      UPDATE "Entry" AS e
-         SET status = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN 'FAILED' ELSE t.to_status END,
-             error = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN ${CANCELLED} END,
-             progress = t.progress, result = COALESCE(t.result, e.result),
-             attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
-        FROM t
-       WHERE e.id = t.id AND e."lockedBy" = ${workerId} AND e.status = t.from_status
-      RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at
-    )
-    INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
-    SELECT id, from_status, to_status, ${workerId}, attempt, started_at, 'SUCCEEDED' FROM advanced
-    RETURNING "entryId"`;
+  const { rows } = await run<{ entryId: string }>(
+    `WITH t AS (
+       SELECT * FROM unnest($2::uuid[], $3::"EntryStatus"[], $4::"EntryStatus"[], $5::int[], $6::jsonb[], $7::int[], $8::timestamptz[])
+            AS t(id, from_status, to_status, progress, result, attempt, started_at)
+     ), advanced AS (
+       -- A cancel requested meanwhile takes effect here, at the stage boundary: the stage's work
+       -- counts (progress moves on) and the entry then ends FAILED instead of going on.
+       UPDATE "Entry" AS e
+          SET status = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN 'FAILED' ELSE t.to_status END,
+              error = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN $9 END,
+              progress = t.progress, result = COALESCE(t.result, e.result),
+              attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
+         FROM t
+        WHERE e.id = t.id AND e."lockedBy" = $1 AND e.status = t.from_status
+       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at
+     )
+     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
+     SELECT id, from_status, to_status, $1, attempt, started_at, 'SUCCEEDED' FROM advanced
+     RETURNING "entryId"`,
+    [
+      workerId,
+      advances.map((a) => a.entry.id),
+      advances.map((a) => a.entry.status),
+      advances.map((a) => a.to),
+      advances.map((a) => a.progress),
+      advances.map((a) => (a.result ? JSON.stringify(a.result) : null)),
+      advances.map((a) => a.entry.attempts),
+      advances.map((a) => a.entry.lockedAt),
+      CANCELLED,
+    ],
+  );
   return rows.map((r) => r.entryId);
 }
 
@@ -265,37 +282,38 @@ export interface StageFailure {
 /**
  * Records a failed stage: schedules the retry (runAt) or ends the entry as FAILED, keeps the error,
  * releases the lock. Guarded like advanceEntries. Returns whether this worker still held the row.
+ * The retry time is reckoned on the database's clock, the one claims compare runAt with, so
+ * workers on hosts with skewed clocks still agree on when a retry is due.
  */
 export async function failStage(workerId: string, { entry, message, retryDelayMs }: StageFailure): Promise<boolean> {
-  const to: EntryStatus = retryDelayMs === null ? "FAILED" : entry.status;
-  // The retry time is reckoned on the database's clock, the one claims compare runAt with, so
-  // workers on hosts with skewed clocks still agree on when a retry is due.
-  const rows = await prisma.$queryRaw<{ entryId: string }[]>`
-    WITH params AS (
-      SELECT now() + make_interval(secs => ${retryDelayMs ?? 0} / 1000.0) AS retry_at
-    ), failed AS (
-      UPDATE "Entry"
-         SET status = CASE WHEN "cancelRequestedAt" IS NOT NULL THEN 'FAILED' ELSE ${to}::"EntryStatus" END,
-             error = CASE WHEN "cancelRequestedAt" IS NOT NULL THEN ${CANCELLED} ELSE ${message} END,
-             "runAt" = CASE WHEN ${retryDelayMs === null} THEN "runAt" ELSE (SELECT retry_at FROM params) END,
-             "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
-       WHERE id = ${entry.id}::uuid AND "lockedBy" = ${workerId} AND status = ${entry.status}::"EntryStatus"
-      RETURNING id, status
-    )
-    INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome, error, "retryAt")
-    SELECT id, ${entry.status}::"EntryStatus", status, ${workerId}, ${entry.attempts}, ${entry.lockedAt}, 'FAILED', ${message},
-           CASE WHEN status = 'FAILED' THEN NULL ELSE (SELECT retry_at FROM params) END
-      FROM failed
-    RETURNING "entryId"`;
+  const { rows } = await run<{ entryId: string }>(
+    `WITH failed AS (
+       UPDATE "Entry"
+          SET status = CASE WHEN "cancelRequestedAt" IS NOT NULL OR $5::float8 IS NULL THEN 'FAILED' ELSE status END,
+              error = CASE WHEN "cancelRequestedAt" IS NOT NULL THEN $6 ELSE $4 END,
+              "runAt" = CASE WHEN $5::float8 IS NULL THEN "runAt" ELSE now() + make_interval(secs => $5::float8 / 1000) END,
+              "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
+        WHERE id = $1 AND "lockedBy" = $2 AND status = $3::"EntryStatus"
+       RETURNING id, status, "runAt"
+     )
+     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome, error, "retryAt")
+     SELECT id, $3::"EntryStatus", status, $2, $7, $8, 'FAILED', $4, CASE WHEN status = 'FAILED' THEN NULL ELSE "runAt" END
+       FROM failed
+     RETURNING "entryId"`,
+    [entry.id, workerId, entry.status, message, retryDelayMs, CANCELLED, entry.attempts, entry.lockedAt],
+  );
   return rows.length > 0;
 }
 
 /** Gives back locks this worker holds without finishing their stage (shutdown): they resume elsewhere. */
 export async function releaseLocks(workerId: string, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  return prisma.$executeRaw`
-    UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, attempts = greatest(attempts - 1, 0), version = version + 1, "updatedAt" = now()
-     WHERE id = ANY(${ids}::uuid[]) AND "lockedBy" = ${workerId}`;
+  const { rowCount } = await run(
+    `UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, attempts = greatest(attempts - 1, 0), version = version + 1, "updatedAt" = now()
+      WHERE id = ANY($1::uuid[]) AND "lockedBy" = $2`,
+    [ids, workerId],
+  );
+  return rowCount ?? 0;
 }
 
 /** Every recorded stage execution of one entry, oldest first. */
@@ -306,6 +324,8 @@ export async function listStageExecutions(id: string) {
 }
 
 // ── Operations ────────────────────────────────────────────────────────────────────────────────
+
+const ttl = (ms: number) => Prisma.sql`make_interval(secs => ${ms / 1000})`;
 
 /** How a lock looks from outside: who holds it, since when, until when, and whether it expired. */
 export interface LockHealth {
@@ -426,13 +446,15 @@ export async function entryStats(): Promise<Stats> {
 // ── Workers ───────────────────────────────────────────────────────────────────────────────────
 
 export async function recordWorkerAlive(workerId: string, hostname: string, pid: number): Promise<void> {
-  await prisma.$executeRaw`
-    INSERT INTO "Worker" (id, hostname, pid) VALUES (${workerId}, ${hostname}, ${pid})
-    ON CONFLICT (id) DO UPDATE SET "lastSeenAt" = now(), "stoppedAt" = NULL`;
+  await run(
+    `INSERT INTO "Worker" (id, hostname, pid) VALUES ($1, $2, $3)
+     ON CONFLICT (id) DO UPDATE SET "lastSeenAt" = now(), "stoppedAt" = NULL`,
+    [workerId, hostname, pid],
+  );
 }
 
 export async function recordWorkerStopped(workerId: string): Promise<void> {
-  await prisma.$executeRaw`UPDATE "Worker" SET "stoppedAt" = now(), "lastSeenAt" = now() WHERE id = ${workerId}`;
+  await run(`UPDATE "Worker" SET "stoppedAt" = now(), "lastSeenAt" = now() WHERE id = $1`, [workerId]);
 }
 
 /** Workers seen within `withinMs` and not stopped. */
