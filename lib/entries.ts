@@ -30,7 +30,7 @@ export function createEntry(title: string): Promise<Entry> {
 
 /** Exact per-status counts, from the table the triggers keep (never a count(*) over "Entry"). */
 export async function statusCounts(): Promise<StatusCounts> {
-  const rows = await prisma.entryStatusCount.findMany();
+  const { rows } = await pool.query<{ status: EntryStatus; count: string }>(`SELECT status, count FROM "EntryStatusCount"`);
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as StatusCounts;
   for (const row of rows) counts[row.status] = Number(row.count);
   return counts;
@@ -43,26 +43,34 @@ export async function statusCounts(): Promise<StatusCounts> {
  * from the per-status counts, so it stays exact and cheap at any table size.
  */
 export async function listEntries({ limit, offset, cursor, status, q }: ListEntriesQuery): Promise<EntryPage> {
-  const where: Prisma.EntryWhereInput = {
-    ...(status && { status }),
-    ...(q && { title: { contains: q, mode: "insensitive" } }),
-  };
-  const keyset: Prisma.EntryWhereInput | undefined = cursor && {
-    OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }],
-  };
-  const [entries, counts, searchTotal] = await Promise.all([
-    prisma.entry.findMany({
-      where: keyset ? { AND: [where, keyset] } : where,
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: limit,
-      skip: cursor ? 0 : offset,
-    }),
+  // Plain SQL here, for the row comparison: ("createdAt", id) < ($1, $2) is one range scan of the
+  // (createdAt DESC, id DESC) index however deep the cursor is, where the OR form an ORM writes
+  // scans every newer entry first. This is the 2 s poll's query, so its plan matters most.
+  const filters: string[] = [];
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  if (status) filters.push(`status = ${param(status)}::"EntryStatus"`);
+  if (q) filters.push(`title ILIKE ${param(`%${q.replace(/[\\%_]/g, "\\$&")}%`)}`);
+  const searchFilters = [...filters];
+  if (cursor) filters.push(`("createdAt", id) < (${param(cursor.createdAt)}, ${param(cursor.id)}::uuid)`);
+  const where = filters.length ? `WHERE ${filters.join(" AND ")}` : "";
+  const pageSql = `SELECT * FROM "Entry" ${where} ORDER BY "createdAt" DESC, id DESC LIMIT ${param(limit)} OFFSET ${param(cursor ? 0 : offset)}`;
+
+  const [page, counts, searchTotal] = await Promise.all([
+    pool.query<Entry>(pageSql, values),
     statusCounts(),
-    q ? prisma.entry.count({ where }) : null,
+    q ? countMatching(searchFilters, values.slice(0, searchFilters.length)) : null,
   ]);
+  const entries = page.rows;
   const total = searchTotal ?? (status ? counts[status] : Object.values(counts).reduce((a, b) => a + b, 0));
   const last = entries.at(-1);
   return { entries, total, limit, offset, nextCursor: entries.length === limit && last ? encodeCursor(last) : null, counts };
+}
+
+/** A title search has to count its matches; everything else reads the kept counts. */
+async function countMatching(filters: string[], values: unknown[]): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "Entry" WHERE ${filters.join(" AND ")}`, values);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** Entries changed after `since`, oldest change first: the change-only poll and the live feed. */
