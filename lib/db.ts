@@ -21,3 +21,8 @@ const clients = globalForDb.db ?? createClients();
 if (config.NODE_ENV !== "production") globalForDb.db = clients;
 
 export const { pool, prisma } = clients;
+
+/** A connection of its own, outside the pool: LISTEN needs one that stays open and is not shared. */
+export function createListenConnection() {
+  return new pg.Client({ connectionString: config.DATABASE_URL });
+}

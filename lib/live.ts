@@ -1,5 +1,5 @@
-import pg from "pg";
-import { config } from "@/lib/config";
+import type pg from "pg";
+import { createListenConnection } from "@/lib/db";
 import { listChangedSince, type Entry } from "@/lib/entries";
 import { logger } from "@/lib/logger";
 
@@ -35,7 +35,7 @@ class EntryChangeFeed {
 
   private async connect() {
     this.since = new Date(Date.now() - OVERLAP_MS);
-    const client = new pg.Client({ connectionString: config.DATABASE_URL });
+    const client = createListenConnection();
     this.client = client;
     client.on("notification", () => this.schedule());
     client.on("error", (error) => {

@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
+import type pg from "pg";
 import { config } from "@/lib/config";
+import { createListenConnection } from "@/lib/db";
 import {
   advanceEntries,
   claimEntries,
@@ -29,7 +30,6 @@ import { PROGRESS, nextStatus } from "@/lib/stages";
 
 export interface WorkerOptions {
   workerId: string;
-  databaseUrl: string | undefined;
   stageDelayMs: number;
   lockTtlMs: number;
   concurrency: number;
@@ -45,7 +45,6 @@ export interface WorkerOptions {
 export function workerOptionsFromConfig(overrides: Partial<WorkerOptions> = {}): WorkerOptions {
   return {
     workerId: config.workerId,
-    databaseUrl: config.DATABASE_URL,
     stageDelayMs: config.STAGE_DELAY_MS,
     lockTtlMs: config.LOCK_TTL_MS,
     concurrency: config.WORKER_CONCURRENCY,
@@ -303,9 +302,8 @@ export class StageWorker {
 
   /** A dedicated connection LISTENing for new entries; reconnects while the worker runs. */
   private async listen() {
-    if (!this.options.databaseUrl) return;
     while (this.running) {
-      const client = new pg.Client({ connectionString: this.options.databaseUrl });
+      const client = createListenConnection();
       try {
         await client.connect();
         client.on("notification", () => this.wake());
