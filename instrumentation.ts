@@ -7,10 +7,5 @@ export async function register() {
   }
   if (!config.WORKER_ENABLED) return;
   const { startInProcessWorker } = await import("@/lib/worker");
-  const worker = startInProcessWorker();
-  // Best effort: stop claiming and hand back locks on shutdown. If the process dies first, the
-  // locks expire after LOCK_TTL_MS and another worker resumes the entries.
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => void worker.stop());
-  }
+  startInProcessWorker();
 }

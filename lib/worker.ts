@@ -328,7 +328,13 @@ export class StageWorker {
 const registry = globalThis as unknown as { inProcessWorker?: StageWorker };
 
 export function startInProcessWorker(): StageWorker {
-  registry.inProcessWorker ??= new StageWorker(workerOptionsFromConfig());
+  if (!registry.inProcessWorker) {
+    const worker = new StageWorker(workerOptionsFromConfig());
+    registry.inProcessWorker = worker;
+    // Best effort: stop claiming and hand back locks on shutdown. If the process dies first, the
+    // locks expire after LOCK_TTL_MS and another worker resumes the entries.
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void worker.stop());
+  }
   registry.inProcessWorker.start();
   return registry.inProcessWorker;
 }

@@ -16,10 +16,10 @@ function renderDialog() {
 
 describe("CreateEntryDialog validation (the server's zod rules, in the browser)", () => {
   it.each([
-    ["", "Title is required"],
-    ["    ", "Title is required"],
-    ["x".repeat(201), "Title must be at most 200 characters"],
-  ])("refuses %j with %s next to the field and sends nothing", async (value, message) => {
+    ["an empty title", "", "Title is required"],
+    ["a blank title", "    ", "Title is required"],
+    ["a 201-character title", "x".repeat(201), "Title must be at most 200 characters"],
+  ])("refuses %s with its message next to the field and sends nothing", async (_name, value, message) => {
     const { fetchSpy, input, submit } = renderDialog();
     if (value) await userEvent.type(input, value);
     await userEvent.click(submit);
