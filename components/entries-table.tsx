@@ -39,7 +39,7 @@ export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, em
       <Alert variant="destructive">
         <AlertCircle />
         <AlertTitle>Could not load entries</AlertTitle>
-        <AlertDescription>{error.message}. Retrying every few seconds.</AlertDescription>
+        <AlertDescription>{error.message.replace(/\.$/, "")}. Retrying every few seconds.</AlertDescription>
       </Alert>
     );
   }
@@ -67,9 +67,9 @@ export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, em
       <Table aria-label="Entries">
         <TableHeader>
           <TableRow>
-            <TableHead className="w-[40%]">Title</TableHead>
+            <TableHead className="w-full sm:w-[40%]">Title</TableHead>
             <TableHead>Status</TableHead>
-            <TableHead className="min-w-36">Progress</TableHead>
+            <TableHead className="hidden min-w-36 sm:table-cell">Progress</TableHead>
             <TableHead className="hidden md:table-cell">Result</TableHead>
             <TableHead className="hidden sm:table-cell">Created</TableHead>
             <TableHead className="w-px">
@@ -96,14 +96,19 @@ export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, em
                     {entry.title}
                   </span>
                 )}
-                <span className="block whitespace-nowrap text-xs font-normal text-muted-foreground sm:hidden">
-                  <RelativeTime iso={entry.createdAt} />
+                {/* On a phone, progress and age sit under the title instead of in their own columns. */}
+                <span className="mt-1.5 flex items-center gap-2 text-xs font-normal text-muted-foreground sm:hidden">
+                  <Progress value={entry.progress} aria-hidden className="h-1.5 w-16 shrink-0" indicatorClassName={PROGRESS_COLOUR[entry.status]} />
+                  <span className="tabular-nums">{entry.progress}%</span>
+                  <span className="truncate">
+                    · <RelativeTime iso={entry.createdAt} />
+                  </span>
                 </span>
               </TableCell>
               <TableCell>
                 <EntryStatusBadge status={entry.status} />
               </TableCell>
-              <TableCell>
+              <TableCell className="hidden sm:table-cell">
                 <div className="flex items-center gap-2">
                   <Progress
                     value={entry.progress}

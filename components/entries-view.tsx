@@ -116,7 +116,7 @@ function StatusTabs({
 }) {
   const total = counts ? Object.values(counts).reduce((a, b) => a + b, 0) : undefined;
   return (
-    <Tabs value={value ?? "ALL"} onValueChange={(v) => onChange(v === "ALL" ? undefined : statusSchema.parse(v))}>
+    <Tabs className="min-w-0 max-w-full" value={value ?? "ALL"} onValueChange={(v) => onChange(v === "ALL" ? undefined : statusSchema.parse(v))}>
       <TabsList aria-label="Filter by status">
         <TabsTrigger value="ALL">
           All <Count n={total} />

@@ -55,7 +55,7 @@ function ConfirmedAction({ entry, action }: { entry: EntryJson; action: "retry" 
           onClick={(e) => e.stopPropagation()}
         >
           {copy.icon}
-          {copy.label}
+          <span className="hidden sm:inline">{copy.label}</span>
         </Button>
       </AlertDialogTrigger>
       <AlertDialogContent onClick={(e) => e.stopPropagation()}>
