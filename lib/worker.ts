@@ -79,7 +79,9 @@ export class StageWorker {
   private readonly held = new Map<string, ClaimedEntry>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly shutdown = new AbortController();
-  private wake: () => void = () => {};
+  /** Set by wake(): work may have arrived since the last claim, so claim again before sleeping. */
+  private wakeRequested = false;
+  private endIdle: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private listener: pg.Client | null = null;
   private aliveTimer: NodeJS.Timeout | undefined;
@@ -154,8 +156,15 @@ export class StageWorker {
     }
   }
 
+  /** New work, freed capacity or shutdown: end the idle wait now, or skip the next one. */
+  private wake() {
+    this.wakeRequested = true;
+    this.endIdle?.();
+  }
+
   private async loop() {
     while (this.running) {
+      this.wakeRequested = false; // a wake-up from here on (even during the claim) counts
       const free = this.options.concurrency - this.held.size;
       if (free > 0) {
         const claimed = await claimEntries(this.id, this.options.lockTtlMs, Math.min(free, this.options.batchSize)).catch(
@@ -174,10 +183,12 @@ export class StageWorker {
           continue;
         }
       }
+      if (this.wakeRequested) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.sweepIntervalMs);
-        this.wake = () => {
+        const timer = setTimeout(() => this.endIdle?.(), this.options.sweepIntervalMs);
+        this.endIdle = () => {
           clearTimeout(timer);
+          this.endIdle = null;
           resolve();
         };
       });
