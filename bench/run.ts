@@ -384,9 +384,12 @@ function report(r: Report) {
 
   mkdirSync(path.join(ROOT, "bench", "results"), { recursive: true });
   writeFileSync(path.join(ROOT, "bench", "results", "latest.json"), JSON.stringify({ ...r, targets }, null, 2));
-  const doc = path.join(ROOT, "docs", "benchmarks.md");
-  const intro = readFileSync(doc, "utf8").split("<!-- results -->")[0];
-  writeFileSync(doc, `${intro}<!-- results -->\n\n${table}\n`);
+  // Only full runs replace the published table; quick runs are for checking a change.
+  if (!QUICK) {
+    const doc = path.join(ROOT, "docs", "benchmarks.md");
+    const intro = readFileSync(doc, "utf8").split("<!-- results -->")[0];
+    writeFileSync(doc, `${intro}<!-- results -->\n\n${table}\n`);
+  }
 }
 
 main().catch((error) => {
