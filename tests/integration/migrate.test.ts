@@ -58,21 +58,7 @@ describe("npm run db:migrate (lib/migrate.ts)", () => {
     process.env.DATABASE_URL = url;
     const { prisma } = await import("@/lib/db");
     const lockedAt = new Date("2026-01-02T03:04:05.678Z");
-    const created = await prisma.entry.create({
-      data: {
-        title: "t".repeat(200),
-        status: "STAGE_2",
-        progress: 66,
-        lockedBy: "host:1:abc",
-        lockedAt,
-        result: { completedAt: "x", nested: [1, 2] },
-        error: "boom",
-        attempts: 2,
-        runAt: lockedAt,
-      },
-    });
-    const read = await prisma.entry.findUniqueOrThrow({ where: { id: created.id } });
-    expect(read).toMatchObject({
+    const fields = {
       title: "t".repeat(200),
       status: "STAGE_2",
       progress: 66,
@@ -82,7 +68,12 @@ describe("npm run db:migrate (lib/migrate.ts)", () => {
       error: "boom",
       attempts: 2,
       runAt: lockedAt,
-    });
+      version: 7,
+      cancelRequestedAt: lockedAt,
+    } as const;
+    const created = await prisma.entry.create({ data: fields });
+    const read = await prisma.entry.findUniqueOrThrow({ where: { id: created.id } });
+    expect(read).toMatchObject(fields);
     expect(read.createdAt).toBeInstanceOf(Date);
     expect(read.updatedAt).toBeInstanceOf(Date);
     for (const status of ["CREATED", "STAGE_1", "STAGE_2", "COMPLETED", "FAILED"] as const) {
@@ -110,6 +101,10 @@ describe("npm run db:migrate (lib/migrate.ts)", () => {
     const succeeded = { ...execution, id: undefined, outcome: "SUCCEEDED" as const, error: null, retryAt: null };
     await prisma.stageExecution.create({ data: succeeded });
     await expect(prisma.stageExecution.create({ data: succeeded })).rejects.toThrow();
+    // The per-status counts kept by the triggers, and the worker registry.
+    expect(await prisma.entryStatusCount.findUniqueOrThrow({ where: { status: "FAILED" } })).toMatchObject({ count: 1n });
+    const worker = await prisma.worker.create({ data: { id: "w-1", hostname: "h", pid: 1, stoppedAt: lockedAt } });
+    expect(await prisma.worker.findUniqueOrThrow({ where: { id: "w-1" } })).toEqual(worker);
     await prisma.$disconnect();
   });
 });
