@@ -18,7 +18,7 @@ const SKIP_BUILD = process.argv.includes("--skip-build");
 const SIZES = QUICK
   ? { ceilingSeconds: 3, workerEntries: 4000, workerCounts: [1, 2, 4], pickups: 150, pollSeconds: 3, pollRows: [1_000, 100_000, 1_000_000] }
   : { ceilingSeconds: 10, workerEntries: 20_000, workerCounts: [1, 2, 4], pickups: 500, pollSeconds: 10, pollRows: [1_000, 100_000, 1_000_000] };
-const POOL = 10; // DB_POOL_SIZE: the connections one worker process uses
+const POOL = 20; // DB_POOL_SIZE's default: the connections one process (worker or web) may use
 const WORKER_ENV = { STAGE_DELAY_MS: "0", WORKER_CONCURRENCY: "2000", WORKER_BATCH_SIZE: "500", LOG_LEVEL: "warn", DB_POOL_SIZE: String(POOL) };
 
 const log = (...args: unknown[]) => console.error("[bench]", ...args);

@@ -33,8 +33,9 @@ const envSchema = z.object({
     .trim()
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
     .optional(),
-  /** Connections per process; the worker's claims and the API share them. */
-  DB_POOL_SIZE: intFromEnv(10, 1, 100),
+  /** Connections per process, shared by the API and the worker. A list request uses two at once
+   *  (page and counts), so 20 keeps 10 concurrent pollers from queueing for connections. */
+  DB_POOL_SIZE: intFromEnv(20, 1, 100),
   EMBEDDED_PG_PORT: intFromEnv(54329, 1024, 65535),
   EMBEDDED_PG_DIR: z.string().min(1).default(".data/postgres"),
   /** How long each stage's simulated work takes. */
