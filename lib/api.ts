@@ -10,6 +10,8 @@ import type { CreateEntryInput } from "@/lib/validation";
 
 /** How often the entries list is refetched when the live stream is not connected. Pauses while the tab is hidden. */
 export const POLL_INTERVAL_MS = 2000;
+/** While the live stream is connected: the most often a burst of changes triggers a refetch. */
+const LIVE_REFETCH_MS = 1000;
 
 type Jsonified<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
 
@@ -148,7 +150,8 @@ export function useEntryAction(action: "retry" | "cancel" | "release") {
 
 /**
  * Subscribes to GET /api/entries/stream. While it is connected, entry changes trigger refetches
- * (at most a few a second) and polling stops; when it drops, `live` turns false so polling takes
+ * (at most one a second: a busy system sends many events, and each refetch is a poll's worth of
+ * work) and polling stops; when it drops, `live` turns false so polling takes
  * over, and EventSource keeps reconnecting by itself.
  */
 export function useLiveUpdates(): { live: boolean } {
@@ -169,7 +172,7 @@ export function useLiveUpdates(): { live: boolean } {
       pending.current ??= setTimeout(() => {
         pending.current = null;
         void queryClient.invalidateQueries({ queryKey: entryKeys.all });
-      }, 250);
+      }, LIVE_REFETCH_MS);
     });
     return () => {
       source.close();

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { pool, prisma } from "@/lib/db";
 import { ApiError, conflict, notFound } from "@/lib/errors";
-import { Prisma, type Entry, type EntryStatus } from "@/lib/generated/prisma/client";
+import type { Entry, EntryStatus } from "@/lib/generated/prisma/client";
 import { canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
 import { encodeCursor, type ListEntriesQuery, type UpdateEntryInput } from "@/lib/validation";
 
@@ -333,8 +333,6 @@ export async function listStageExecutions(id: string) {
 
 // ── Operations ────────────────────────────────────────────────────────────────────────────────
 
-const ttl = (ms: number) => Prisma.sql`make_interval(secs => ${ms / 1000})`;
-
 /** How a lock looks from outside: who holds it, since when, until when, and whether it expired. */
 export interface LockHealth {
   holder: string;
@@ -354,21 +352,26 @@ export function toEntryJson(entry: Entry, lockTtlMs: number) {
   return { ...entry, lock: lockHealth(entry, lockTtlMs) };
 }
 
+// Each operation reads the entry once (404, and the reason for a 409), then writes with a
+// condition that re-checks that reason, returning the row it wrote.
+
 /** FAILED → queued again from the stage after its last completed one, attempts reset. */
 export async function retryEntry(id: string): Promise<Entry> {
   const current = await getEntry(id);
   if (current.status !== "FAILED") throw conflict(`Only FAILED entries can be retried; this one is ${current.status}`);
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
-    WITH retried AS (
-      UPDATE "Entry"
-         SET status = ${resumeStatus(current.progress)}::"EntryStatus", error = NULL, attempts = 0, "runAt" = now(),
-             "cancelRequestedAt" = NULL, "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
-       WHERE id = ${id}::uuid AND status = 'FAILED'
-      RETURNING id
-    )
-    SELECT id FROM retried, pg_notify('entry_ready', '')`;
-  if (rows.length === 0) throw conflict("The entry changed meanwhile; read it again");
-  return getEntry(id);
+  const { rows } = await run<Entry>(
+    `WITH retried AS (
+       UPDATE "Entry"
+          SET status = $2::"EntryStatus", error = NULL, attempts = 0, "runAt" = now(), "cancelRequestedAt" = NULL,
+              "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
+        WHERE id = $1 AND status = 'FAILED'
+       RETURNING *
+     )
+     SELECT retried.* FROM retried, pg_notify('entry_ready', '')`,
+    [id, resumeStatus(current.progress)],
+  );
+  if (!rows[0]) throw conflict("The entry changed meanwhile; read it again");
+  return rows[0];
 }
 
 /**
@@ -378,17 +381,25 @@ export async function retryEntry(id: string): Promise<Entry> {
 export async function cancelEntry(id: string, lockTtlMs: number): Promise<Entry> {
   const current = await getEntry(id);
   if (isTerminal(current.status)) throw conflict(`A ${current.status} entry cannot be cancelled`);
-  const count = await prisma.$executeRaw`
-    UPDATE "Entry"
-       SET "cancelRequestedAt" = now(),
-           status = CASE WHEN "lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)} THEN 'FAILED' ELSE status END,
-           error = CASE WHEN "lockedBy" IS NULL OR "lockedAt" < now() - ${ttl(lockTtlMs)} THEN ${CANCELLED} ELSE error END,
-           "lockedBy" = CASE WHEN "lockedAt" < now() - ${ttl(lockTtlMs)} THEN NULL ELSE "lockedBy" END,
-           "lockedAt" = CASE WHEN "lockedAt" < now() - ${ttl(lockTtlMs)} THEN NULL ELSE "lockedAt" END,
-           version = version + 1, "updatedAt" = now()
-     WHERE id = ${id}::uuid AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')`;
-  if (count === 0) throw conflict("The entry finished meanwhile");
-  return getEntry(id);
+  const { rows } = await run<Entry>(
+    `WITH e AS (
+       SELECT id, ("lockedBy" IS NULL OR "lockedAt" < now() - make_interval(secs => $2::float8 / 1000)) AS free
+         FROM "Entry" WHERE id = $1
+     )
+     UPDATE "Entry" AS x
+        SET "cancelRequestedAt" = now(),
+            status = CASE WHEN e.free THEN 'FAILED' ELSE x.status END,
+            error = CASE WHEN e.free THEN $3 ELSE x.error END,
+            "lockedBy" = CASE WHEN e.free THEN NULL ELSE x."lockedBy" END,
+            "lockedAt" = CASE WHEN e.free THEN NULL ELSE x."lockedAt" END,
+            version = x.version + 1, "updatedAt" = now()
+       FROM e
+      WHERE x.id = e.id AND x.status IN ('CREATED', 'STAGE_1', 'STAGE_2')
+     RETURNING x.*`,
+    [id, lockTtlMs, CANCELLED],
+  );
+  if (!rows[0]) throw conflict("The entry finished meanwhile");
+  return rows[0];
 }
 
 /**
@@ -399,18 +410,19 @@ export async function cancelEntry(id: string, lockTtlMs: number): Promise<Entry>
 export async function releaseEntryLock(id: string, lockTtlMs: number): Promise<Entry> {
   const current = await getEntry(id);
   if (!current.lockedBy) throw conflict("This entry is not locked");
-  const staleAfterMs = Math.round((2 * lockTtlMs) / 3);
-  const count = await prisma.$executeRaw`
-    WITH released AS (
-      UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
-       WHERE id = ${id}::uuid AND "lockedBy" IS NOT NULL AND "lockedAt" < now() - ${ttl(staleAfterMs)}
-      RETURNING id
-    )
-    SELECT id FROM released, pg_notify('entry_ready', '')`;
-  if (count === 0) {
+  const { rows } = await run<Entry>(
+    `WITH released AS (
+       UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
+        WHERE id = $1 AND "lockedBy" IS NOT NULL AND "lockedAt" < now() - make_interval(secs => $2::float8 / 1000)
+       RETURNING *
+     )
+     SELECT released.* FROM released, pg_notify('entry_ready', '')`,
+    [id, Math.round((2 * lockTtlMs) / 3)],
+  );
+  if (!rows[0]) {
     throw conflict(`The holder (${current.lockedBy}) is still alive: its heartbeat is fresh. Wait for it or stop that worker.`);
   }
-  return getEntry(id);
+  return rows[0];
 }
 
 export interface Stats {

@@ -20,7 +20,6 @@ const NEXT: Partial<Record<EntryStatus, EntryStatus>> = {
 };
 
 export const TERMINAL_STATUSES: readonly EntryStatus[] = ["COMPLETED", "FAILED"];
-export const ACTIVE_STATUSES: readonly EntryStatus[] = ["CREATED", "STAGE_1", "STAGE_2"];
 
 export function isTerminal(status: EntryStatus): boolean {
   return TERMINAL_STATUSES.includes(status);

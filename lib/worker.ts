@@ -92,14 +92,6 @@ export class StageWorker {
     this.log = logger.child({ workerId: this.id });
   }
 
-  get isRunning() {
-    return this.running;
-  }
-
-  get heldCount() {
-    return this.held.size;
-  }
-
   start() {
     if (this.running) return;
     this.running = true;

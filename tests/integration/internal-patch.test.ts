@@ -149,7 +149,11 @@ describe("locks and versions", () => {
         const final = await waitFor(async () => {
           const r = await row(entry.id);
           return r.status === "COMPLETED" || r.status === "FAILED" ? r : null;
-        }, 10_000, 20);
+        }, 10_000, 20).catch(async (error: Error) => {
+          // Say where it stopped, and what the server said, rather than only that it timed out.
+          const stuck = await row(entry.id);
+          throw new Error(`${error.message}: ${JSON.stringify({ answers: answers.map((a) => a.status), stuck })}\n${racing.output().slice(-3000)}`);
+        });
         expect(final.lockedBy).toBeNull();
         const applied = answers.filter((a) => a.status === 200).length;
         if (applied > 0) {
