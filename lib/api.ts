@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "react";
 import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { Entry, EntryStatus, StageExecution } from "@/lib/generated/prisma/client";
+import type { Jsonified } from "@/lib/utils";
 import type { CreateEntryInput } from "@/lib/validation";
 
 // The browser's side of the API: the typed fetcher, the query keys, and the hooks components use.
@@ -12,8 +13,6 @@ import type { CreateEntryInput } from "@/lib/validation";
 export const POLL_INTERVAL_MS = 2000;
 /** While the live stream is connected: the most often a burst of changes triggers a refetch. */
 const LIVE_REFETCH_MS = 1000;
-
-type Jsonified<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
 
 export interface LockHealthJson {
   holder: string;

@@ -1,8 +1,10 @@
 import type pg from "pg";
 import { pool, prisma } from "@/lib/db";
+import { jsonTypes } from "@/lib/pg-types";
 import { ApiError, conflict, notFound } from "@/lib/errors";
 import type { Entry, EntryStatus } from "@/lib/generated/prisma/client";
 import { canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
+import type { Jsonified } from "@/lib/utils";
 import { encodeCursor, type ListEntriesQuery, type UpdateEntryInput } from "@/lib/validation";
 
 // Every query on entries lives here: the API's reads and writes first, then the worker's
@@ -12,8 +14,11 @@ export type { Entry, EntryStatus };
 
 export type StatusCounts = Record<EntryStatus, number>;
 
+/** An entry read for the API's JSON only: its timestamps already ISO strings (see jsonTypes). */
+export type EntryRow = Jsonified<Entry>;
+
 export interface EntryPage {
-  entries: Entry[];
+  entries: EntryRow[];
   /** Entries matching the filters (exact). */
   total: number;
   limit: number;
@@ -57,7 +62,7 @@ export async function listEntries({ limit, offset, cursor, status, q }: ListEntr
   const pageSql = `SELECT * FROM "Entry" ${where} ORDER BY "createdAt" DESC, id DESC LIMIT ${param(limit)} OFFSET ${param(cursor ? 0 : offset)}`;
 
   const [page, counts, searchTotal] = await Promise.all([
-    pool.query<Entry>(pageSql, values),
+    pool.query<EntryRow>({ text: pageSql, values, types: jsonTypes }),
     statusCounts(),
     q ? countMatching(searchFilters, values.slice(0, searchFilters.length)) : null,
   ]);
@@ -341,14 +346,19 @@ export interface LockHealth {
   expired: boolean;
 }
 
-export function lockHealth(entry: Pick<Entry, "lockedBy" | "lockedAt">, lockTtlMs: number, now = Date.now()): LockHealth | null {
+export function lockHealth(
+  entry: Pick<Entry | EntryRow, "lockedBy" | "lockedAt">,
+  lockTtlMs: number,
+  now = Date.now(),
+): LockHealth | null {
   if (!entry.lockedBy || !entry.lockedAt) return null;
-  const expiresAt = new Date(entry.lockedAt.getTime() + lockTtlMs);
-  return { holder: entry.lockedBy, since: entry.lockedAt, expiresAt, expired: expiresAt.getTime() <= now };
+  const since = new Date(entry.lockedAt);
+  const expiresAt = new Date(since.getTime() + lockTtlMs);
+  return { holder: entry.lockedBy, since, expiresAt, expired: expiresAt.getTime() <= now };
 }
 
 /** An entry as the API answers it: the row plus its lock health. */
-export function toEntryJson(entry: Entry, lockTtlMs: number) {
+export function toEntryJson(entry: Entry | EntryRow, lockTtlMs: number) {
   return { ...entry, lock: lockHealth(entry, lockTtlMs) };
 }
 

@@ -109,3 +109,50 @@ describe("batched claims", () => {
     for (const r of rows) expect(batches[Number(r.lockedBy.split("-")[1])]!.length).toBe(r.n);
   });
 });
+
+describe("the list's rows, read straight into JSON", () => {
+  it("give every timestamp exactly as pg's Date parsing would, in any session time zone", async () => {
+    const { isoTimestamp } = await import("@/lib/pg-types");
+    const client = await db.pool.connect();
+    try {
+      for (const zone of ["UTC", "Asia/Kolkata", "America/St_Johns", "Pacific/Chatham", "America/Los_Angeles"]) {
+        await client.query(`SET TimeZone = '${zone}'`);
+        const { rows } = await client.query<{ text: string; parsed: Date }>(
+          `SELECT t::text AS text, t AS parsed FROM (
+             SELECT timestamptz '2000-01-01' + random() * interval '60 years' AS t FROM generate_series(1, 300)
+             UNION ALL SELECT (timestamptz '2026-03-29 01:59:59.999+00' + random() * interval '3 hours')::timestamptz(3) FROM generate_series(1, 100)
+             UNION ALL SELECT unnest(ARRAY['0999-12-31 23:59:59.5+00', '1970-01-01 00:00:00+00', '2026-11-29 04:00:00.12+00',
+                                           '9999-12-31 23:59:59.999+00', '10000-01-01 00:00:00+00']::timestamptz[])
+           ) s`,
+        );
+        for (const { text, parsed } of rows) expect([text, isoTimestamp(text)]).toEqual([text, parsed.toISOString()]);
+      }
+    } finally {
+      await client.query("RESET TimeZone");
+      client.release();
+    }
+  });
+
+  it("answer each entry exactly as GET /api/entries/:id does", async () => {
+    await db.pool.query(`TRUNCATE "Entry" CASCADE`);
+    await insertBacklog(db.pool, 6, "same");
+    const ids = (await db.pool.query(`SELECT id FROM "Entry" ORDER BY title`)).rows.map((r) => r.id as string);
+    await db.pool.query(`UPDATE "Entry" SET "lockedBy" = 'w-live', "lockedAt" = now(), attempts = 2 WHERE id = $1`, [ids[0]]);
+    await db.pool.query(`UPDATE "Entry" SET "lockedBy" = 'w-gone', "lockedAt" = now() - interval '1 hour' WHERE id = $1`, [ids[1]]);
+    await db.pool.query(
+      `UPDATE "Entry" SET status = 'COMPLETED', progress = 100, result = '{"completedAt":"2026-01-01T00:00:00.000Z","n":[1,{"a":null}]}' WHERE id = $1`,
+      [ids[2]],
+    );
+    await db.pool.query(`UPDATE "Entry" SET status = 'FAILED', error = 'Stage 2 failed: "quoted" \\ text', "cancelRequestedAt" = now() WHERE id = $1`, [ids[3]]);
+    await db.pool.query(`UPDATE "Entry" SET "createdAt" = '2026-05-05T05:05:05Z', "runAt" = now() + interval '5 minutes' WHERE id = $1`, [ids[4]]);
+
+    const list = await api(server.url, "/api/entries?limit=50");
+    expect(list.body.entries).toHaveLength(6);
+    for (const entry of list.body.entries) {
+      const single = await api(server.url, `/api/entries/${entry.id}`);
+      expect(entry).toEqual(single.body);
+    }
+    expect(list.body.entries.find((e: any) => e.id === ids[0]).lock).toMatchObject({ holder: "w-live", expired: false });
+    expect(list.body.entries.find((e: any) => e.id === ids[1]).lock).toMatchObject({ holder: "w-gone", expired: true });
+  });
+});
