@@ -10,7 +10,7 @@ import { config } from "@/lib/config";
 // DATABASE_URL may be unset while `next build` loads modules; the server's start checks it
 // (instrumentation.ts), so no request ever runs without it.
 function createClients() {
-  // Sessions in UTC, so that timestamps arrive as text isoTimestamp() rewrites without parsing.
+  // Sessions in UTC: timestamps then arrive as text that lib/pg-types.ts rewrites without parsing.
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DB_POOL_SIZE, options: "-c TimeZone=UTC" });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on("error", () => {});
@@ -27,4 +27,3 @@ export const { pool, prisma } = clients;
 export function createListenConnection() {
   return new pg.Client({ connectionString: config.DATABASE_URL });
 }
-

@@ -1,8 +1,8 @@
 import type pg from "pg";
 import { pool, prisma } from "@/lib/db";
-import { jsonTypes } from "@/lib/pg-types";
 import { ApiError, conflict, notFound } from "@/lib/errors";
 import type { Entry, EntryStatus } from "@/lib/generated/prisma/client";
+import { jsonTypes } from "@/lib/pg-types";
 import { canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
 import type { Jsonified } from "@/lib/utils";
 import { encodeCursor, type ListEntriesQuery, type UpdateEntryInput } from "@/lib/validation";
