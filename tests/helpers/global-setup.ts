@@ -23,27 +23,34 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  // The build first: if it fails, no database server has been started yet to be left behind.
+  if (needsBuild(project)) buildApp();
+
   let adminUrl = process.env.TEST_DATABASE_URL;
-  let stop = async () => {};
+  let stopServer = async () => {};
   let dataDir: string | undefined;
-  if (!adminUrl) {
-    dataDir = mkdtempSync(path.join(tmpdir(), "aw-test-pg-"));
-    const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), persistent: false });
-    adminUrl = server.urlFor("postgres");
-    stop = server.stop;
+  const teardown = async () => {
+    await stopServer();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    if (!adminUrl) {
+      dataDir = mkdtempSync(path.join(tmpdir(), "aw-test-pg-"));
+      const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), persistent: false });
+      adminUrl = server.urlFor("postgres");
+      stopServer = server.stop;
+    }
+    const templateUrl = await recreateTemplate(adminUrl);
+    await migrate(templateUrl, path.join(ROOT, "prisma", "migrations"));
+  } catch (error) {
+    // Vitest runs no teardown for a setup that threw; a PostgreSQL left running would hang CI.
+    await teardown();
+    throw error;
   }
-  const templateUrl = await recreateTemplate(adminUrl);
-  await migrate(templateUrl, path.join(ROOT, "prisma", "migrations"));
 
   project.provide("pgAdminUrl", adminUrl);
   project.provide("templateDb", TEMPLATE_DB);
-
-  if (needsBuild(project)) buildApp();
-
-  return async () => {
-    await stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  };
+  return teardown;
 }
 
 async function recreateTemplate(adminUrl: string) {
