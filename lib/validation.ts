@@ -54,9 +54,9 @@ export interface PageCursor {
   id: string;
 }
 
-/** The cursor for the page after this entry (its createdAt as a Date or as the ISO string of one). */
-export function encodeCursor({ createdAt, id }: { createdAt: Date | string; id: string }): string {
-  return Buffer.from(`${new Date(createdAt).toISOString()}|${id}`).toString("base64url");
+/** The cursor for the page after this entry (its createdAt as the ISO string the list reads). */
+export function encodeCursor({ createdAt, id }: { createdAt: string; id: string }): string {
+  return Buffer.from(`${createdAt}|${id}`).toString("base64url");
 }
 
 const cursorSchema = z
