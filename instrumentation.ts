@@ -5,7 +5,6 @@ export async function register() {
   if (!config.DATABASE_URL) {
     throw new Error("DATABASE_URL is not set. Start the app with `npm run dev` or `npm start`, which provide one.");
   }
-  if (!config.WORKER_ENABLED) return;
-  const { startInProcessWorker } = await import("@/lib/worker");
+  const { startInProcessWorker } = await import("@/lib/server/worker/in-process");
   startInProcessWorker();
 }

@@ -80,7 +80,11 @@ function LockPanel({ entry }: { entry: EntryJson }) {
     <div className={`space-y-1 rounded-md border p-3 text-sm ${lock.expired ? "border-amber-300 bg-amber-50" : ""}`} data-testid="lock-panel">
       <p className="flex items-center gap-2 font-medium">
         {lock.expired ? <AlertTriangle className="size-4 text-amber-700" aria-hidden /> : <Lock className="size-4" aria-hidden />}
-        {lock.expired ? "Lock expired: its holder stopped refreshing it" : "Locked by a worker"}
+        {lock.holderAlive === false
+          ? "Its holder is gone: any worker may take this lock"
+          : lock.expired
+            ? "Lock expired: its holder stopped refreshing it"
+            : "Locked by a worker"}
       </p>
       <p className="break-all font-mono text-xs">{lock.holder}</p>
       <p className="text-muted-foreground">

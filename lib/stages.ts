@@ -19,6 +19,9 @@ const NEXT: Partial<Record<EntryStatus, EntryStatus>> = {
   STAGE_2: "COMPLETED",
 };
 
+/** The error kept on an entry that was cancelled (it ends FAILED). */
+export const CANCELLED_ERROR = "Cancelled";
+
 export const TERMINAL_STATUSES: readonly EntryStatus[] = ["COMPLETED", "FAILED"];
 
 export function isTerminal(status: EntryStatus): boolean {

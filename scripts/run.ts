@@ -61,7 +61,16 @@ if (command === "build") {
     await stopDatabase();
     console.log("Database is up to date.");
   } else {
-    const env = { ...process.env, DATABASE_URL: databaseUrl, NEXT_TELEMETRY_DISABLED: "1" };
+    const env = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      NEXT_TELEMETRY_DISABLED: "1",
+      // Next.js would exit on SIGINT/SIGTERM by itself; the app's handler instead lets the worker
+      // hand back its locks first (lib/server/worker/stop-on-signals.ts).
+      NEXT_MANUAL_SIG_HANDLE: "true",
+      // `next dev` kills its server process 100 ms after passing Ctrl-C on; give it the grace period.
+      NEXT_EXIT_TIMEOUT_MS: String(config.SHUTDOWN_GRACE_MS + 10_000),
+    };
     const args =
       command === "worker"
         ? ["--import", "tsx", "scripts/worker.ts", ...extraArgs]

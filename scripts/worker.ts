@@ -1,9 +1,9 @@
 // `npm run worker`: the stage worker alone, no web server. Run as many as you like, on any host
 // that reaches the database; they share the backlog through row locks and SKIP LOCKED.
 import { config } from "@/lib/config";
-import { prisma } from "@/lib/db";
 import { logger } from "@/lib/logger";
-import { StageWorker, workerOptionsFromConfig } from "@/lib/worker";
+import { StageWorker, workerOptionsFromConfig } from "@/lib/server/worker/stage-worker";
+import { stopOnSignals } from "@/lib/server/worker/stop-on-signals";
 
 if (!config.DATABASE_URL) {
   logger.fatal("DATABASE_URL is not set; start workers with `npm run worker`, which provides one");
@@ -12,15 +12,4 @@ if (!config.DATABASE_URL) {
 
 const worker = new StageWorker(workerOptionsFromConfig());
 worker.start();
-
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    await worker.stop();
-    await prisma.$disconnect();
-    process.exit(0);
-  });
-}
+stopOnSignals(worker);

@@ -12,7 +12,10 @@ export interface TestServer {
   stop: () => Promise<void>;
 }
 
-/** Starts the production build (`next start`) on a free port against `databaseUrl`. */
+/**
+ * Starts the production build (`next start`) on a free port against `databaseUrl`, with the
+ * environment `npm start` gives it (scripts/run.ts): the app handles SIGINT/SIGTERM itself.
+ */
 export async function startServer(databaseUrl: string, env: Record<string, string> = {}, port?: number): Promise<TestServer> {
   port ??= await freePort();
   const child = spawn(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port)], {
@@ -21,6 +24,7 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
       ...process.env,
       NODE_ENV: "production",
       NEXT_TELEMETRY_DISABLED: "1",
+      NEXT_MANUAL_SIG_HANDLE: "true",
       DATABASE_URL: databaseUrl,
       STAGE_DELAY_MS: "100",
       ...env,

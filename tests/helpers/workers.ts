@@ -68,3 +68,20 @@ export async function auditExecutions(pool: import("pg").Pool): Promise<Executio
     workersSeen: workers.rows.map((r) => r.workerId),
   };
 }
+
+export interface LoggedReclaim {
+  entries: number;
+  /** Lock tokens (`<worker id>#<claim>`) of the holders whose locks were taken over. */
+  holders: string[];
+}
+
+/** Every lock reclaim a process logged (its JSON log lines at warn level). */
+export function reclaimsLogged(output: string): LoggedReclaim[] {
+  return output
+    .split("\n")
+    .filter((line) => line.includes('"msg":"reclaimed locks'))
+    .map((line) => {
+      const { entries, holders } = JSON.parse(line) as LoggedReclaim;
+      return { entries, holders };
+    });
+}

@@ -4,7 +4,8 @@ import { createTestDatabase } from "../helpers/db";
 // The spec's lockedBy/lockedAt rules, exercised against real PostgreSQL with many connections.
 
 const db = await createTestDatabase();
-const { claimEntry, advanceEntries, failStage, createEntry } = await import("@/lib/entries");
+const { createEntry } = await import("@/lib/entries");
+const { claimEntry, advanceEntries, failStage, recordedBy } = await import("@/lib/server/worker/queries");
 
 const TTL = 60_000;
 
@@ -63,5 +64,20 @@ describe("a worker whose lock was taken", () => {
     expect(await advanceEntries("holder", [{ entry: claimed, to: "STAGE_1", progress: 33, result: null }])).toEqual([entry.id]);
     const { rows } = await db.pool.query(`SELECT status, progress, "lockedBy", "lockedAt" FROM "Entry" WHERE id = $1`, [entry.id]);
     expect(rows[0]).toEqual({ status: "STAGE_1", progress: 33, lockedBy: null, lockedAt: null });
+  });
+
+  it("can tell afterwards whether a claim's write landed (for a write whose answer was lost)", async () => {
+    const entry = await createEntry("answer lost");
+    const first = (await claimEntry(entry.id, "w#1", TTL))!;
+    expect(await recordedBy("w#1", [first])).toEqual(new Set());
+    expect(await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }])).toEqual([entry.id]);
+    // Repeating the write changes nothing and reports nothing; the record says it landed.
+    expect(await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }])).toEqual([]);
+    expect(await recordedBy("w#1", [first])).toEqual(new Set([entry.id]));
+    // The same worker's next claim of the entry is another claim.
+    const second = (await claimEntry(entry.id, "w#2", TTL))!;
+    expect(await recordedBy("w#2", [second])).toEqual(new Set());
+    const { rows } = await db.pool.query(`SELECT "workerId" FROM "StageExecution" WHERE "entryId" = $1`, [entry.id]);
+    expect(rows).toEqual([{ workerId: "w" }]);
   });
 });

@@ -124,6 +124,26 @@ describe("lock health and release", () => {
     await until(e.id, ["COMPLETED"]); // and a worker carries it on
   });
 
+  it("counts a fresh lock as free once its holder's Worker row says it stopped, and never a live holder's", async () => {
+    await db.pool.query(
+      // (A worker that died silently counts as dead 10 s after its last beat; the killed-worker tests cover that.)
+      `INSERT INTO "Worker" (id, hostname, pid, "stoppedAt") VALUES ('dead-host:1:aaaaaa', 'dead-host', 1, now()),
+                                                                  ('live-host:2:bbbbbb', 'live-host', 2, NULL)`,
+    );
+    const later = new Date(Date.now() + 3_600_000); // not due, so no worker takes them meanwhile
+    const dead = await insert("dead holder", { status: "STAGE_1", progress: 33, lockedBy: "dead-host:1:aaaaaa#3", lockedAt: new Date(), runAt: later });
+    const live = await insert("live holder", { status: "STAGE_1", progress: 33, lockedBy: "live-host:2:bbbbbb#4", lockedAt: new Date(), runAt: later });
+    // Lock health reads worker liveness at most a second old.
+    const deadLock = await waitFor(async () => ((await get(dead)).lock?.holderAlive === false ? (await get(dead)).lock : null), 5000);
+    expect(deadLock).toMatchObject({ holder: "dead-host:1:aaaaaa#3", holderAlive: false, expired: true });
+    expect((await get(live)).lock).toMatchObject({ holder: "live-host:2:bbbbbb#4", holderAlive: true, expired: false });
+    expect((await api(server.url, `/api/entries/${live}/release`, { method: "POST" })).status).toBe(409);
+    const released = await api(server.url, `/api/entries/${dead}/release`, { method: "POST" });
+    expect(released.status).toBe(200);
+    expect(released.body.lock).toBeNull();
+    await db.pool.query(`DELETE FROM "Entry" WHERE id = ANY($1::uuid[])`, [[dead, live]]);
+  });
+
   it("flags an expired lock", async () => {
     const id = await insert("expired", { status: "STAGE_2", progress: 66, lockedBy: "old", lockedAt: new Date(Date.now() - 60_000), runAt: new Date(Date.now() + 3_600_000) });
     expect((await get(id)).lock).toMatchObject({ holder: "old", expired: true });

@@ -7,7 +7,7 @@ import { insertBacklog } from "../helpers/workers";
 
 const db = await createTestDatabase();
 let server: TestServer;
-const { claimEntries } = await import("@/lib/entries");
+const { claimEntries } = await import("@/lib/server/worker/queries");
 
 beforeAll(async () => {
   server = await startServer(db.url, { WORKER_ENABLED: "false", RATE_LIMIT_CREATES_PER_MINUTE: "0" });

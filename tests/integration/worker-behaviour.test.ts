@@ -6,7 +6,7 @@ import { auditExecutions, insertBacklog, startWorkerProcess } from "../helpers/w
 // Retries with backoff, heartbeats, graceful shutdown, and restarts of the web server.
 
 const db = await createTestDatabase();
-const { StageWorker, workerOptionsFromConfig } = await import("@/lib/worker");
+const { StageWorker, workerOptionsFromConfig } = await import("@/lib/server/worker/stage-worker");
 const { createEntry } = await import("@/lib/entries");
 
 const workers: InstanceType<typeof StageWorker>[] = [];

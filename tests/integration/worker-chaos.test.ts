@@ -1,15 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/db";
 import { sleep, waitFor } from "../helpers/server";
-import { auditExecutions, insertBacklog, startWorkerProcess, type WorkerProcess } from "../helpers/workers";
+import { auditExecutions, insertBacklog, reclaimsLogged, startWorkerProcess, type WorkerProcess } from "../helpers/workers";
 
 // Three standalone worker processes on one backlog; one of them is SIGKILLed mid-stage again and
-// again and restarted. Nothing may be lost, left locked, or run twice.
+// again and restarted. Nothing may be lost, left locked, or run twice, and every lock reclaimed
+// must have belonged to a killed process. A short LOCK_TTL_MS here, so kills are cheap; the
+// shipped TTL is kept by worker-reliability.test.ts.
 
 const db = await createTestDatabase();
 
 const ENTRIES = 300;
-const FAILURE_RATE = 0.05;
+// High enough that some entries use up their attempts and end FAILED (about 8 %), so that path runs every time.
+const FAILURE_RATE = 0.3;
 const workerEnv = {
   STAGE_DELAY_MS: "200",
   LOCK_TTL_MS: "1500", // a killed worker's locks are reclaimed 1.5 s later
@@ -25,6 +28,7 @@ describe("chaos: SIGKILL mid-stage, repeatedly", () => {
     await insertBacklog(db.pool, ENTRIES, "chaos");
     const steady = [startWorkerProcess(db.url, workerEnv), startWorkerProcess(db.url, workerEnv)];
     let victim: WorkerProcess = startWorkerProcess(db.url, workerEnv);
+    const killed: WorkerProcess[] = [];
     let kills = 0;
     let killsWhileHolding = 0;
     try {
@@ -39,6 +43,7 @@ describe("chaos: SIGKILL mid-stage, repeatedly", () => {
         const held = await heldByVictim();
         victim.child.kill("SIGKILL");
         await victim.exited;
+        killed.push(victim);
         kills++;
         if (held > 0) killsWhileHolding++;
         victim = startWorkerProcess(db.url, workerEnv);
@@ -48,6 +53,12 @@ describe("chaos: SIGKILL mid-stage, repeatedly", () => {
       await Promise.all([...steady, victim].map((w) => w.stop()));
     }
 
+    const reclaims = [...steady, ...killed, victim].flatMap((w) => reclaimsLogged(w.output()));
+    const reclaimed = reclaims.reduce((n, r) => n + r.entries, 0);
+    console.log(`[chaos] ${kills} kills (${killsWhileHolding} while holding locks), ${reclaimed} locks reclaimed`);
+    const killedPids = killed.map((w) => `:${w.pid}:`);
+    const unexplained = reclaims.flatMap((r) => r.holders).filter((holder) => !killedPids.some((pid) => holder.includes(pid)));
+    expect(unexplained).toEqual([]);
     expect(kills).toBeGreaterThanOrEqual(3);
     expect(killsWhileHolding).toBeGreaterThanOrEqual(1);
     const audit = await auditExecutions(db.pool);
@@ -62,13 +73,14 @@ describe("chaos: SIGKILL mid-stage, repeatedly", () => {
       SELECT e.id, e.error, e.attempts,
              (SELECT count(*)::int FROM "StageExecution" x WHERE x."entryId" = e.id AND x.outcome = 'FAILED') AS failures
         FROM "Entry" e WHERE e.status = 'FAILED'`);
+    expect(failed.rows.length).toBeGreaterThan(0);
     for (const row of failed.rows) {
       expect(row.error).toMatch(/Injected failure/);
       expect(row.attempts).toBeGreaterThanOrEqual(3);
       expect(row.failures).toBeGreaterThanOrEqual(1);
     }
-    // With 5 % injected failures and 3 attempts, nearly all complete.
-    expect(audit.byStatus.COMPLETED).toBeGreaterThan(ENTRIES * 0.9);
+    // With 30 % injected failures and 3 attempts, about 92 % complete.
+    expect(audit.byStatus.COMPLETED).toBeGreaterThan(ENTRIES * 0.75);
   });
 });
 

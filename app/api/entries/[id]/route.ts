@@ -1,7 +1,6 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { requireInternalToken } from "@/lib/auth";
-import { config } from "@/lib/config";
-import { etagOf, getEntry, toEntryJson, updateEntry } from "@/lib/entries";
+import { entryJson, etagOf, getEntry, updateEntry } from "@/lib/entries";
 import { methodNotAllowed, withErrors } from "@/lib/errors";
 import { readJson } from "@/lib/http";
 import { entryIdSchema, updateEntrySchema } from "@/lib/validation";
@@ -14,7 +13,7 @@ export const GET = withErrors(async (req: NextRequest, { params }: Context) => {
   const entry = await getEntry(id);
   const etag = etagOf(entry);
   if (req.headers.get("if-none-match") === etag) return new NextResponse(null, { status: 304, headers: { ETag: etag } });
-  return NextResponse.json(toEntryJson(entry, config.LOCK_TTL_MS), { headers: { ETag: etag } });
+  return NextResponse.json(await entryJson(entry), { headers: { ETag: etag } });
 });
 
 // PATCH /api/entries/:id – internal (bearer token): a legal status/progress move, If-Match honoured
@@ -22,8 +21,8 @@ export const PATCH = withErrors(async (req: NextRequest, { params }: Context) =>
   requireInternalToken(req);
   const id = entryIdSchema.parse((await params).id);
   const input = await readJson(req, updateEntrySchema);
-  const entry = await updateEntry(id, input, { ifMatch: req.headers.get("if-match"), lockTtlMs: config.LOCK_TTL_MS });
-  return NextResponse.json(toEntryJson(entry, config.LOCK_TTL_MS), { headers: { ETag: etagOf(entry) } });
+  const entry = await updateEntry(id, input, req.headers.get("if-match"));
+  return NextResponse.json(await entryJson(entry), { headers: { ETag: etagOf(entry) } });
 });
 
 export const POST = methodNotAllowed(["GET", "PATCH"]);

@@ -1,6 +1,5 @@
 import type { NextRequest } from "next/server";
-import { config } from "@/lib/config";
-import { toEntryJson } from "@/lib/entries";
+import { currentLockRule, toEntryJson } from "@/lib/entries";
 import { entryChangeFeed } from "@/lib/live";
 
 export const dynamic = "force-dynamic";
@@ -22,10 +21,16 @@ export function GET(req: NextRequest) {
       };
       // Tell EventSource how soon to reconnect, and that the stream is open.
       send(`retry: 2000\n: connected\n\n`);
+      // Events go out in the order the feed hands them over, each batch after the previous one.
+      let sending = Promise.resolve();
       const unsubscribe = entryChangeFeed.subscribe((entries) => {
-        for (const entry of entries) {
-          send(`event: entry\nid: ${entry.id}:${entry.version}\ndata: ${JSON.stringify(toEntryJson(entry, config.LOCK_TTL_MS))}\n\n`);
-        }
+        sending = sending.then(async () => {
+          const rule = await currentLockRule().catch(() => null);
+          if (!rule) return;
+          for (const entry of entries) {
+            send(`event: entry\nid: ${entry.id}:${entry.version}\ndata: ${JSON.stringify(toEntryJson(entry, rule))}\n\n`);
+          }
+        });
       });
       const keepalive = setInterval(() => send(`: keepalive\n\n`), KEEPALIVE_MS);
       cleanup = () => {

@@ -1,13 +1,12 @@
 import { NextResponse, type NextRequest } from "next/server";
-import { config } from "@/lib/config";
-import { cancelEntry, toEntryJson } from "@/lib/entries";
+import { cancelEntry, entryJson } from "@/lib/entries";
 import { methodNotAllowed, withErrors } from "@/lib/errors";
 import { entryIdSchema } from "@/lib/validation";
 
 // POST /api/entries/:id/cancel – stop a non-terminal entry at its next stage boundary (409 if finished)
 export const POST = withErrors(async (_req: NextRequest, { params }: { params: Promise<{ id: string }> }) => {
   const id = entryIdSchema.parse((await params).id);
-  return NextResponse.json(toEntryJson(await cancelEntry(id, config.LOCK_TTL_MS), config.LOCK_TTL_MS));
+  return NextResponse.json(await entryJson(await cancelEntry(id)));
 });
 
 export const GET = methodNotAllowed(["POST"]);

@@ -1,16 +1,15 @@
 import { after, NextResponse, type NextRequest } from "next/server";
-import { config } from "@/lib/config";
-import { releaseEntryLock, toEntryJson } from "@/lib/entries";
+import { entryJson, releaseEntryLock } from "@/lib/entries";
 import { methodNotAllowed, withErrors } from "@/lib/errors";
 import { entryIdSchema } from "@/lib/validation";
-import { getInProcessWorker } from "@/lib/worker";
+import { getInProcessWorker } from "@/lib/server/worker/in-process";
 
 // POST /api/entries/:id/release – free the lock of a holder that is gone (409 while it still beats)
 export const POST = withErrors(async (_req: NextRequest, { params }: { params: Promise<{ id: string }> }) => {
   const id = entryIdSchema.parse((await params).id);
-  const entry = await releaseEntryLock(id, config.LOCK_TTL_MS);
+  const entry = await releaseEntryLock(id);
   after(() => getInProcessWorker()?.processEntry(id));
-  return NextResponse.json(toEntryJson(entry, config.LOCK_TTL_MS));
+  return NextResponse.json(await entryJson(entry));
 });
 
 export const GET = methodNotAllowed(["POST"]);

@@ -1,16 +1,15 @@
 import { after, NextResponse, type NextRequest } from "next/server";
-import { config } from "@/lib/config";
-import { retryEntry, toEntryJson } from "@/lib/entries";
+import { entryJson, retryEntry } from "@/lib/entries";
 import { methodNotAllowed, withErrors } from "@/lib/errors";
 import { entryIdSchema } from "@/lib/validation";
-import { getInProcessWorker } from "@/lib/worker";
+import { getInProcessWorker } from "@/lib/server/worker/in-process";
 
 // POST /api/entries/:id/retry – a FAILED entry goes back to the queue (409 for any other status)
 export const POST = withErrors(async (_req: NextRequest, { params }: { params: Promise<{ id: string }> }) => {
   const id = entryIdSchema.parse((await params).id);
   const entry = await retryEntry(id);
   after(() => getInProcessWorker()?.processEntry(id));
-  return NextResponse.json(toEntryJson(entry, config.LOCK_TTL_MS));
+  return NextResponse.json(await entryJson(entry));
 });
 
 export const GET = methodNotAllowed(["POST"]);

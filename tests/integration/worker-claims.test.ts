@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createTestDatabase } from "../helpers/db";
+import { waitFor } from "../helpers/server";
+
+// One worker's own claims: overlapping claims of one entry never drop each other's lock, and
+// claims that overlap in time never take the worker past its capacity. Each race is made to
+// happen on purpose with the worker's hooks, not hoped for.
+
+const db = await createTestDatabase();
+const { StageWorker, workerOptionsFromConfig } = await import("@/lib/server/worker/stage-worker");
+const { createEntry } = await import("@/lib/entries");
+
+const workers: InstanceType<typeof StageWorker>[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+});
+function startWorker(overrides: Partial<Parameters<typeof workerOptionsFromConfig>[0]>) {
+  const w = new StageWorker(workerOptionsFromConfig({ workerId: `claims-${workers.length}`, sweepIntervalMs: 50, ...overrides }));
+  workers.push(w);
+  w.start();
+  return w;
+}
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const row = async (id: string) => (await db.pool.query(`SELECT * FROM "Entry" WHERE id = $1`, [id])).rows[0];
+
+describe("one worker, two overlapping claims of the same entry", () => {
+  it("advances an entry re-claimed between one claim's advance and its cleanup", async () => {
+    const entry = await createEntry("re-claimed");
+    const secondStage = deferred();
+    const secondStageStarted = deferred();
+    let stages = 0;
+    let paused = false;
+    startWorker({
+      hooks: {
+        stageWork: async () => {
+          stages++;
+          if (stages === 2) {
+            secondStageStarted.resolve();
+            await secondStage.promise;
+          }
+        },
+        afterWrites: async (ids) => {
+          if (paused || !ids.includes(entry.id)) return;
+          paused = true;
+          // Claim A advanced the entry; before A cleans up, the claim loop takes it again (claim B)…
+          await secondStageStarted.promise;
+          // …and B's stage ends only after A's cleanup has run.
+          setTimeout(() => secondStage.resolve(), 0);
+        },
+      },
+    });
+    await waitFor(async () => (await row(entry.id)).status === "COMPLETED", 10_000).catch(async () => {
+      throw new Error(`entry stuck: ${JSON.stringify(await row(entry.id))}`);
+    });
+    expect(paused).toBe(true);
+    expect((await row(entry.id)).lockedBy).toBeNull();
+    const runs = await db.pool.query(`SELECT "workerId", outcome FROM "StageExecution" WHERE "entryId" = $1 ORDER BY id`, [entry.id]);
+    expect(runs.rows).toEqual(Array(3).fill({ workerId: "claims-0", outcome: "SUCCEEDED" }));
+  });
+});
+
+describe("capacity", () => {
+  it("never holds more than WORKER_CONCURRENCY entries, however many are handed over at once", async () => {
+    await db.pool.query(`TRUNCATE "Entry" CASCADE`);
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => createEntry(`handed over ${i}`).then((e) => e.id)));
+    const gate = deferred();
+    const inStage = new Set<string>();
+    let most = 0;
+    const w = startWorker({
+      concurrency: 3,
+      sweepIntervalMs: 60_000,
+      hooks: {
+        stageWork: async (entry) => {
+          inStage.add(entry.id);
+          most = Math.max(most, inStage.size);
+          await gate.promise;
+          inStage.delete(entry.id);
+        },
+      },
+    });
+    // As POST /api/entries does for each new entry, all at once (the claim loop competes too).
+    const returned = new Set<string>();
+    const handovers = ids.map((id) => w.processEntry(id).then(() => returned.add(id)));
+    try {
+      // Capacity is full, and every handover has either started its stage or returned.
+      await waitFor(async () => inStage.size >= 3 && ids.every((id) => returned.has(id) || inStage.has(id)), 10_000, 10);
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE "lockedBy" IS NOT NULL`);
+      expect({ most, locked: rows[0].n }).toEqual({ most: 3, locked: 3 });
+    } finally {
+      gate.resolve();
+    }
+    await Promise.all(handovers);
+    await waitFor(async () => {
+      const done = await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE status = 'COMPLETED'`);
+      return done.rows[0].n === ids.length;
+    }, 20_000);
+    expect(most).toBe(3);
+  });
+});
