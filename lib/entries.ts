@@ -1,8 +1,7 @@
 import { config } from "@/lib/config";
-import { pool, prisma } from "@/lib/db";
+import { pool } from "@/lib/db";
 import { ApiError, conflict, notFound } from "@/lib/errors";
-import type { Entry, EntryStatus } from "@/lib/generated/prisma/client";
-import { jsonTypes } from "@/lib/pg-types";
+import type { Entry, EntryStatus, StageExecution } from "@/lib/generated/prisma/client";
 import { holderIsAliveSql, lockIsFreeSql, recentWorkers, WORKER_DEAD_AFTER_MS, workerIdOf } from "@/lib/server/worker/liveness";
 import { CANCELLED_ERROR, canTransition, isTerminal, PROGRESS, resumeStatus, STATUSES } from "@/lib/stages";
 import type { Jsonified } from "@/lib/utils";
@@ -15,8 +14,36 @@ export type { Entry, EntryStatus };
 
 export type StatusCounts = Record<EntryStatus, number>;
 
-/** An entry read for the API's JSON only: its timestamps already ISO strings (see jsonTypes). */
+/** An entry read for the API's JSON only: its timestamps already ISO strings (see isoTextSql). */
 export type EntryRow = Jsonified<Entry>;
+
+// Every query here is SQL on the pg pool, whose parser reads timestamptz correctly in any session
+// time zone. Prisma's client (through @prisma/adapter-pg) reads and writes them as if the session were
+// UTC (prisma/orm#26786, #28629), and behind a transaction-mode pooler nothing can make it so.
+// schema.prisma stays the source of the schema, the migrations' format and these types.
+
+// Statements name the columns they return: "Entry" also has the live feed's cursor ("changeTxid"),
+// which no answer carries. The compiler checks this list against the model, both ways.
+const ENTRY_FIELD_SET: Record<keyof Entry, true> = {
+  id: true, title: true, status: true, progress: true, lockedBy: true, lockedAt: true, result: true, error: true,
+  attempts: true, runAt: true, version: true, cancelRequestedAt: true, createdAt: true, updatedAt: true,
+};
+const ENTRY_FIELDS = Object.keys(ENTRY_FIELD_SET);
+/** The select list of a whole entry, for "Entry" aliased `e`. */
+export const ENTRY_COLUMNS = ENTRY_FIELDS.map((f) => `e."${f}"`).join(", ");
+
+type DateFields<T> = { [K in keyof T]-?: Date extends T[K] ? K : never }[keyof T];
+// Every timestamp field, checked by the compiler against the model (a missing or extra one fails to build).
+const TIMESTAMP_FIELDS: Record<DateFields<Entry>, true> = { lockedAt: true, runAt: true, cancelRequestedAt: true, createdAt: true, updatedAt: true };
+
+/**
+ * SQL: a timestamptz as the ISO text Date#toJSON gives ("2026-11-29T07:29:01.807Z"), whatever the
+ * session's time zone. The 2 s poll reads its rows this way: strings go through JSON.stringify on
+ * V8's fast path, where Dates (objects with toJSON) took four times as long.
+ */
+export const isoTextSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const ENTRY_JSON_COLUMNS = ENTRY_FIELDS.map((f) => (f in TIMESTAMP_FIELDS ? `${isoTextSql(`e."${f}"`)} AS "${f}"` : `e."${f}"`)).join(", ");
 
 export interface EntryPage {
   entries: EntryRow[];
@@ -30,8 +57,9 @@ export interface EntryPage {
   counts: StatusCounts;
 }
 
-export function createEntry(title: string): Promise<Entry> {
-  return prisma.entry.create({ data: { title } });
+export async function createEntry(title: string): Promise<Entry> {
+  const { rows } = await pool.query<Entry>(`INSERT INTO "Entry" AS e (title) VALUES ($1) RETURNING ${ENTRY_COLUMNS}`, [title]);
+  return rows[0]!;
 }
 
 /** Exact per-status counts, from the table the triggers keep (never a count(*) over "Entry"). */
@@ -60,10 +88,11 @@ export async function listEntries({ limit, offset, cursor, status, q }: ListEntr
   const searchFilters = [...filters];
   if (cursor) filters.push(`("createdAt", id) < (${param(cursor.createdAt)}, ${param(cursor.id)}::uuid)`);
   const where = filters.length ? `WHERE ${filters.join(" AND ")}` : "";
-  const pageSql = `SELECT * FROM "Entry" ${where} ORDER BY "createdAt" DESC, id DESC LIMIT ${param(limit)} OFFSET ${param(cursor ? 0 : offset)}`;
+  // Ordered by the table's columns (e."createdAt"), not by the text of the same name in the select list.
+  const pageSql = `SELECT ${ENTRY_JSON_COLUMNS} FROM "Entry" e ${where} ORDER BY e."createdAt" DESC, e.id DESC LIMIT ${param(limit)} OFFSET ${param(cursor ? 0 : offset)}`;
 
   const [page, counts, searchTotal] = await Promise.all([
-    pool.query<EntryRow>({ text: pageSql, values, types: jsonTypes }),
+    pool.query<EntryRow>(pageSql, values),
     statusCounts(),
     q ? countMatching(searchFilters, values.slice(0, searchFilters.length)) : null,
   ]);
@@ -79,15 +108,71 @@ async function countMatching(filters: string[], values: unknown[]): Promise<numb
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Entries changed after `since`, oldest change first: the change-only poll and the live feed. */
+/** An entry as the live feed reads it: with the transaction that wrote this version. */
+export type ChangedEntry = EntryRow & { changeTxid: string };
+
+export interface Changes {
+  /** The snapshot this read saw: pass it to the next read. */
+  snapshot: string;
+  entries: ChangedEntry[];
+  /** More than `limit` entries changed: `entries` is empty, and a reader should start over from the list. */
+  overflow: boolean;
+}
+
+/**
+ * The live feed's read: every entry written by a transaction that `since` — the snapshot of the
+ * previous read (pg_current_snapshot) — could not see: one started after it (txid ≥ its xmax) or
+ * still running then (one of its xip). Each entry version therefore comes out of exactly one read,
+ * whatever the size of a burst, however many rows share a timestamp, and however late a transaction
+ * commits. Rows and snapshot come from one statement, so from one snapshot.
+ */
+export async function readChanges(since: string, limit: number): Promise<Changes> {
+  const { rows } = await pool.query<ChangedEntry & { snapshot: string }>(
+    `WITH snap AS (SELECT pg_current_snapshot() AS s)
+     SELECT snap.s::text AS snapshot, changed.* FROM snap LEFT JOIN LATERAL (
+       SELECT ${ENTRY_JSON_COLUMNS}, e."changeTxid"::text AS "changeTxid" FROM "Entry" e
+        WHERE e."changeTxid" >= pg_snapshot_xmax($1::pg_snapshot)
+           OR e."changeTxid" = ANY(ARRAY(SELECT pg_snapshot_xip($1::pg_snapshot)))
+        ORDER BY e."changeTxid", e.id
+        LIMIT $2
+     ) changed ON true`,
+    [since, limit + 1],
+  );
+  const snapshot = rows[0]!.snapshot;
+  const entries = rows.filter((r) => r.id !== null).map(({ snapshot: _, ...entry }) => entry);
+  return entries.length > limit ? { snapshot, entries: [], overflow: true } : { snapshot, entries, overflow: false };
+}
+
+/** The database's snapshot right now: a reader's starting point. */
+export async function currentSnapshot(): Promise<string> {
+  const { rows } = await pool.query<{ snapshot: string }>(`SELECT pg_current_snapshot()::text AS snapshot`);
+  return rows[0]!.snapshot;
+}
+
+/**
+ * Whether a transaction's effects are visible in a snapshot (PostgreSQL's own rule for the
+ * `xmin:xmax:xip,…` text of pg_snapshot): finished before xmax and not among those in progress.
+ */
+export function visibleIn(snapshot: string, txid: string): boolean {
+  const [xmin = "0", xmax = "0", xip = ""] = snapshot.split(":");
+  const t = BigInt(txid);
+  if (t < BigInt(xmin)) return true;
+  return t < BigInt(xmax) && !xip.split(",").some((x) => x !== "" && BigInt(x) === t);
+}
+
+/** Entries changed after `since`, oldest change first: the change-only poll (GET ?updatedSince=). */
 export async function listChangedSince(since: Date, limit: number): Promise<Entry[]> {
-  return prisma.entry.findMany({ where: { updatedAt: { gt: since } }, orderBy: [{ updatedAt: "asc" }, { id: "asc" }], take: limit });
+  const { rows } = await pool.query<Entry>(
+    `SELECT ${ENTRY_COLUMNS} FROM "Entry" e WHERE e."updatedAt" > $1 ORDER BY e."updatedAt", e.id LIMIT $2`,
+    [since, limit],
+  );
+  return rows;
 }
 
 export async function getEntry(id: string): Promise<Entry> {
-  const entry = await prisma.entry.findUnique({ where: { id } });
-  if (!entry) throw notFound();
-  return entry;
+  const { rows } = await pool.query<Entry>(`SELECT ${ENTRY_COLUMNS} FROM "Entry" e WHERE e.id = $1`, [id]);
+  if (!rows[0]) throw notFound();
+  return rows[0];
 }
 
 /** The entity tag of an entry's current version. */
@@ -126,7 +211,7 @@ export async function updateEntry(id: string, input: UpdateEntryInput, ifMatch: 
             attempts = CASE WHEN $7 THEN 0 ELSE e.attempts END, "runAt" = CASE WHEN $7 THEN now() ELSE e."runAt" END,
             "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
       WHERE e.id = $1 AND e.version = $2 AND ${lockIsFreeSql("$8")}
-     RETURNING e.*`,
+     RETURNING ${ENTRY_COLUMNS}`,
     [id, current.version, status, progress, result && JSON.stringify(result), error, changedStatus, config.LOCK_TTL_MS],
   );
   if (!rows[0]) {
@@ -142,11 +227,18 @@ function etagMatches(header: string, entry: Entry) {
   return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etagOf(entry));
 }
 
+/** A stage execution as the API answers it (its id fits a JSON number for 2^53 executions). */
+export type StageExecutionRow = Omit<StageExecution, "id"> & { id: number };
+
 /** Every recorded stage execution of one entry, oldest first. */
-export async function listStageExecutions(id: string) {
+export async function listStageExecutions(id: string): Promise<StageExecutionRow[]> {
   await getEntry(id);
-  const executions = await prisma.stageExecution.findMany({ where: { entryId: id }, orderBy: { id: "asc" } });
-  return executions.map(({ id: executionId, ...rest }) => ({ id: Number(executionId), ...rest }));
+  const { rows } = await pool.query<StageExecutionRow>(
+    `SELECT id::int8::float8 AS id, "entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", "finishedAt", outcome, error, "retryAt"
+       FROM "StageExecution" WHERE "entryId" = $1 ORDER BY id`,
+    [id],
+  );
+  return rows;
 }
 
 // ── Operations ────────────────────────────────────────────────────────────────────────────────
@@ -217,11 +309,11 @@ export async function retryEntry(id: string): Promise<Entry> {
   if (current.status !== "FAILED") throw conflict(`Only FAILED entries can be retried; this one is ${current.status}`);
   const { rows } = await pool.query<Entry>(
     `WITH retried AS (
-       UPDATE "Entry"
+       UPDATE "Entry" AS e
           SET status = $2::"EntryStatus", error = NULL, attempts = 0, "runAt" = now(), "cancelRequestedAt" = NULL,
-              "lockedBy" = NULL, "lockedAt" = NULL, version = version + 1, "updatedAt" = now()
-        WHERE id = $1 AND status = 'FAILED'
-       RETURNING *
+              "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
+        WHERE e.id = $1 AND e.status = 'FAILED'
+       RETURNING ${ENTRY_COLUMNS}
      )
      SELECT retried.* FROM retried, pg_notify('entry_ready', '')`,
     [id, resumeStatus(current.progress)],
@@ -241,16 +333,16 @@ export async function cancelEntry(id: string): Promise<Entry> {
     `WITH cur AS (
        SELECT e.id, ${lockIsFreeSql("$2")} AS free FROM "Entry" e WHERE e.id = $1
      )
-     UPDATE "Entry" AS x
+     UPDATE "Entry" AS e
         SET "cancelRequestedAt" = now(),
-            status = CASE WHEN cur.free THEN 'FAILED' ELSE x.status END,
-            error = CASE WHEN cur.free THEN $3 ELSE x.error END,
-            "lockedBy" = CASE WHEN cur.free THEN NULL ELSE x."lockedBy" END,
-            "lockedAt" = CASE WHEN cur.free THEN NULL ELSE x."lockedAt" END,
-            version = x.version + 1, "updatedAt" = now()
+            status = CASE WHEN cur.free THEN 'FAILED' ELSE e.status END,
+            error = CASE WHEN cur.free THEN $3 ELSE e.error END,
+            "lockedBy" = CASE WHEN cur.free THEN NULL ELSE e."lockedBy" END,
+            "lockedAt" = CASE WHEN cur.free THEN NULL ELSE e."lockedAt" END,
+            version = e.version + 1, "updatedAt" = now()
        FROM cur
-      WHERE x.id = cur.id AND x.status IN ('CREATED', 'STAGE_1', 'STAGE_2')
-     RETURNING x.*`,
+      WHERE e.id = cur.id AND e.status IN ('CREATED', 'STAGE_1', 'STAGE_2')
+     RETURNING ${ENTRY_COLUMNS}`,
     [id, config.LOCK_TTL_MS, CANCELLED_ERROR],
   );
   if (!rows[0]) throw conflict("The entry finished meanwhile");
@@ -271,7 +363,7 @@ export async function releaseEntryLock(id: string): Promise<Entry> {
        UPDATE "Entry" AS e SET "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
         WHERE e.id = $1 AND e."lockedBy" IS NOT NULL
           AND (${lockIsFreeSql("$2")} OR (NOT ${holderIsAliveSql(`e."lockedBy"`)} AND e."lockedAt" < now() - make_interval(secs => $3::float8 / 1000)))
-       RETURNING e.*
+       RETURNING ${ENTRY_COLUMNS}
      )
      SELECT released.* FROM released, pg_notify('entry_ready', '')`,
     [id, ttlMs, Math.round((2 * ttlMs) / 3)],
@@ -293,29 +385,33 @@ export interface Stats {
 }
 
 export async function entryStats(): Promise<Stats> {
-  const [counts, [waiting], [minute]] = await Promise.all([
+  const [counts, waiting, minute] = await Promise.all([
     statusCounts(),
-    prisma.$queryRaw<{ oldest: Date | null; now: Date }[]>`
-      SELECT min("runAt") AS oldest, now() AS now FROM "Entry"
-       WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2') AND "runAt" <= now() AND "lockedBy" IS NULL`,
-    prisma.$queryRaw<{ succeeded: bigint; failed: bigint; completed: bigint }[]>`
-      SELECT count(*) FILTER (WHERE outcome = 'SUCCEEDED') AS succeeded,
-             count(*) FILTER (WHERE outcome = 'FAILED') AS failed,
-             count(*) FILTER (WHERE outcome = 'SUCCEEDED' AND "toStatus" = 'COMPLETED') AS completed
-        FROM "StageExecution" WHERE "finishedAt" > now() - interval '1 minute'`,
+    // Waiting: due, and free for a worker to take (never claimed, or its holder gone).
+    pool.query<{ seconds: number | null }>(
+      `SELECT extract(epoch FROM now() - min(e."runAt"))::float8 AS seconds FROM "Entry" e
+        WHERE e.status IN ('CREATED', 'STAGE_1', 'STAGE_2') AND e."runAt" <= now() AND ${lockIsFreeSql("$1")}`,
+      [config.LOCK_TTL_MS],
+    ),
+    pool.query<{ succeeded: number; failed: number; completed: number }>(
+      `SELECT count(*) FILTER (WHERE outcome = 'SUCCEEDED')::int AS succeeded,
+              count(*) FILTER (WHERE outcome = 'FAILED')::int AS failed,
+              count(*) FILTER (WHERE outcome = 'SUCCEEDED' AND "toStatus" = 'COMPLETED')::int AS completed
+         FROM "StageExecution" WHERE "finishedAt" > now() - interval '1 minute'`,
+    ),
   ]);
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  const stagesCompleted = Number(minute?.succeeded ?? 0);
+  const { succeeded = 0, failed = 0, completed = 0 } = minute.rows[0] ?? {};
   return {
     counts,
     total,
     queueDepth: total - counts.COMPLETED - counts.FAILED,
-    oldestWaitingSeconds: waiting?.oldest ? Math.max(0, (waiting.now.getTime() - waiting.oldest.getTime()) / 1000) : 0,
+    oldestWaitingSeconds: Math.max(0, waiting.rows[0]?.seconds ?? 0),
     lastMinute: {
-      stagesCompleted,
-      stagesFailed: Number(minute?.failed ?? 0),
-      entriesCompleted: Number(minute?.completed ?? 0),
-      perSecond: Math.round((stagesCompleted / 60) * 100) / 100,
+      stagesCompleted: succeeded,
+      stagesFailed: failed,
+      entriesCompleted: completed,
+      perSecond: Math.round((succeeded / 60) * 100) / 100,
     },
   };
 }

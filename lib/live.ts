@@ -1,92 +1,128 @@
-import type pg from "pg";
-import { createListenConnection } from "@/lib/db";
-import { listChangedSince, type Entry } from "@/lib/entries";
 import { logger } from "@/lib/logger";
+import { currentSnapshot, readChanges, visibleIn, type EntryRow } from "@/lib/entries";
+import { Listener, type ListenState } from "@/lib/server/listener";
 
-// The live feed behind GET /api/entries/stream. One LISTEN connection per web process, shared by
-// all its SSE clients: every statement that writes entries sends NOTIFY entries_changed (a
-// trigger), so standalone workers' changes arrive too. On a ping the feed reads what changed by
-// updatedAt and hands each changed entry to every subscriber.
+// The live feed behind GET /api/entries/stream: one per web process, shared by all its SSE clients.
+// Every statement that writes entries sends NOTIFY entries_changed (a statement-level trigger), so
+// standalone workers' changes arrive too; on a ping the feed reads what changed since its last
+// read (lib/entries.ts readChanges: by transaction snapshot, so nothing is missed or read twice)
+// and hands it to every subscriber. While LISTEN is deaf — behind a transaction-mode pooler without
+// DIRECT_URL — it reads every second instead, so the page's 2-second promise holds either way.
+//
+// Each subscriber keeps the snapshot of the moment it joined and is sent only entry versions that
+// snapshot could not see: a client joining while the feed catches up on a flood is not sent the
+// flood, only what changed after it connected.
 
-type Listener = (entries: Entry[]) => void;
+export type FeedEvent = { type: "entries"; entries: EntryRow[] } | { type: "resync" };
+type Deliver = (event: FeedEvent) => void;
 
-// updatedAt is the time a transaction *started*; one that commits late can carry an earlier time
-// than changes already sent. Re-reading this far back, and skipping versions already sent, keeps
-// such changes from being missed.
-const OVERLAP_MS = 2000;
-const BATCH = 500;
+/** More changes than this in one read and subscribers are told to refetch instead of sent them all. */
+const MAX_ENTRIES_PER_READ = 1000;
+/** Notifications within this window become one read (a busy worker sends many a second). */
+const COALESCE_MS = 50;
+/** How often a deaf feed reads on its own. */
+const POLL_WHILE_DEAF_MS = 1000;
+
+export type LiveMode = "listening" | "polling" | "starting";
+
+interface Subscriber {
+  deliver: Deliver;
+  /** The database's snapshot when it joined: what it could already see is not sent to it. */
+  joined: string;
+}
 
 class EntryChangeFeed {
-  private readonly listeners = new Set<Listener>();
-  private client: pg.Client | null = null;
-  private since = new Date();
-  private readonly sent = new Map<string, { version: number; at: number }>();
+  private readonly subscribers = new Set<Subscriber>();
+  private listener: Listener | null = null;
+  /** The snapshot of the last read; null while nobody subscribes. */
+  private snapshot: string | null = null;
   private pending: NodeJS.Timeout | null = null;
-  private reading = false;
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
+  private pollTimer: NodeJS.Timeout | undefined;
 
-  subscribe(listener: Listener): () => void {
-    this.listeners.add(listener);
-    if (this.listeners.size === 1) void this.connect();
+  /** How changes reach this process: notifications, its own polling (LISTEN deaf), or not yet known. */
+  get mode(): LiveMode {
+    const state = this.listener?.state;
+    return state === "listening" ? "listening" : state === "deaf" ? "polling" : "starting";
+  }
+
+  /** Listens from the server's start (instrumentation.ts), so readiness can say how live updates arrive. */
+  start() {
+    if (this.listener) return;
+    this.listener = new Listener(["entries_changed"], {
+      name: "live feed",
+      fallback: `reading changes every ${POLL_WHILE_DEAF_MS} ms instead`,
+      onNotification: () => this.schedule(),
+      onConnected: () => this.schedule(),
+      onStateChange: (state) => this.pollWhile(state),
+    });
+    this.listener.start();
+  }
+
+  /** Adds a subscriber; resolves once its starting point is set: every change after that reaches it. */
+  async subscribe(deliver: Deliver): Promise<() => void> {
+    this.start();
+    const subscriber = { deliver, joined: await currentSnapshot() };
+    this.snapshot ??= subscriber.joined;
+    this.subscribers.add(subscriber);
     return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) void this.disconnect();
+      this.subscribers.delete(subscriber);
+      // With nobody to tell, forget the position: the next subscriber starts from its own moment.
+      if (this.subscribers.size === 0) this.snapshot = null;
     };
   }
 
-  private async connect() {
-    this.since = new Date(Date.now() - OVERLAP_MS);
-    const client = createListenConnection();
-    this.client = client;
-    client.on("notification", () => this.schedule());
-    client.on("error", (error) => {
-      logger.warn({ err: error }, "live feed connection lost; reconnecting");
-      if (this.client === client) {
-        this.client = null;
-        setTimeout(() => this.listeners.size > 0 && !this.client && void this.connect(), 1000).unref();
-      }
-    });
-    try {
-      await client.connect();
-      await client.query("LISTEN entries_changed");
-    } catch (error) {
-      client.emit("error", error);
-    }
+  private pollWhile(state: ListenState) {
+    clearInterval(this.pollTimer);
+    if (state !== "deaf") return;
+    this.pollTimer = setInterval(() => void this.read(), POLL_WHILE_DEAF_MS);
+    this.pollTimer.unref();
   }
 
-  private async disconnect() {
-    const client = this.client;
-    this.client = null;
-    await client?.end().catch(() => {});
-  }
-
-  /** Coalesces bursts of notifications (a busy worker sends many a second) into one read. */
   private schedule() {
     this.pending ??= setTimeout(() => {
       this.pending = null;
       void this.read();
-    }, 50);
+    }, COALESCE_MS);
   }
 
-  private async read() {
-    if (this.reading) return this.schedule();
-    this.reading = true;
-    try {
-      for (;;) {
-        const changed = await listChangedSince(new Date(this.since.getTime() - OVERLAP_MS), BATCH);
-        const fresh = changed.filter((e) => (this.sent.get(e.id)?.version ?? -1) < e.version);
-        const now = Date.now();
-        for (const e of fresh) this.sent.set(e.id, { version: e.version, at: now });
-        const newest = changed.at(-1)?.updatedAt;
-        if (newest && newest > this.since) this.since = newest;
-        if (fresh.length > 0) for (const listener of this.listeners) listener(fresh);
-        if (changed.length < BATCH || fresh.length === 0) break;
+  /** One read at a time; a read asked for meanwhile runs right after, so no notification is lost. */
+  private read(): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return this.reading;
+    }
+    this.reading = (async () => {
+      try {
+        do {
+          this.readAgain = false;
+          await this.readOnce();
+        } while (this.readAgain);
+      } catch (error) {
+        logger.warn({ err: error }, "live feed read failed; the next notification or poll reads again");
+      } finally {
+        this.reading = null;
       }
-      // Forget what is older than the overlap window: it cannot be read again.
-      for (const [id, { at }] of this.sent) if (at < Date.now() - 4 * OVERLAP_MS) this.sent.delete(id);
-    } catch (error) {
-      logger.warn({ err: error }, "live feed read failed");
-    } finally {
-      this.reading = false;
+    })();
+    return this.reading;
+  }
+
+  private async readOnce() {
+    const since = this.snapshot;
+    if (since === null) return;
+    const changes = await readChanges(since, MAX_ENTRIES_PER_READ);
+    if (this.snapshot !== since) return; // everyone left (and maybe someone came) meanwhile
+    this.snapshot = changes.snapshot;
+    for (const subscriber of this.subscribers) {
+      if (changes.overflow) {
+        subscriber.deliver({ type: "resync" });
+        continue;
+      }
+      const entries = changes.entries
+        .filter((e) => !visibleIn(subscriber.joined, e.changeTxid))
+        .map(({ changeTxid: _, ...entry }) => entry);
+      if (entries.length > 0) subscriber.deliver({ type: "entries", entries });
     }
   }
 }

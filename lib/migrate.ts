@@ -50,71 +50,91 @@ export interface MigrateResult {
   alreadyApplied: string[];
 }
 
-/** Applies every pending migration; safe to call from several processes at once, and repeatedly. */
+/**
+ * Applies every pending migration; safe to call from several processes at once, and repeatedly.
+ *
+ * Each migration runs in a transaction that first takes Prisma's advisory lock at transaction level
+ * and then re-reads the bookkeeping, so concurrent runners apply each migration once, and the lock
+ * can never be stranded: a session-level lock taken through a transaction-mode pooler stays on
+ * whichever server connection ran it, and the next start would wait on it forever.
+ */
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<MigrateResult> {
   const migrations = await readMigrations(dir);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
+  const result: MigrateResult = { applied: [], alreadyApplied: [] };
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_MIGRATE_LOCK_KEY]);
-    await client.query(CREATE_BOOKKEEPING_TABLE);
-    const { rows } = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null }>(
-      `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`,
-    );
-    const unfinished = rows.find((r) => r.finished_at === null);
-    if (unfinished) {
-      throw new Error(
-        `Migration ${unfinished.migration_name} started but never finished. Inspect the database, then mark it ` +
-          `rolled back (UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = '...').`,
+    await locked(client, async () => {
+      await client.query(CREATE_BOOKKEEPING_TABLE);
+      const { rows } = await client.query<{ migration_name: string }>(
+        `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NULL AND rolled_back_at IS NULL LIMIT 1`,
       );
-    }
-    const done = new Map(rows.map((r) => [r.migration_name, r.checksum]));
-    const result: MigrateResult = { applied: [], alreadyApplied: [] };
-    for (const m of migrations) {
-      const recorded = done.get(m.name);
-      if (recorded !== undefined) {
-        if (recorded !== m.checksum) {
-          console.warn(`migrate: ${m.name} was edited after it was applied (checksum differs); not re-applying it`);
-        }
-        result.alreadyApplied.push(m.name);
-        continue;
+      if (rows[0]) {
+        throw new Error(
+          `Migration ${rows[0].migration_name} started but never finished. Inspect the database, then mark it ` +
+            `rolled back (UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = '...').`,
+        );
       }
-      await applyOne(client, m);
-      result.applied.push(m.name);
+    });
+    for (const m of migrations) {
+      const applied = await locked(client, async () => {
+        const { rows } = await client.query<{ checksum: string }>(
+          `SELECT checksum FROM "_prisma_migrations" WHERE migration_name = $1 AND finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+          [m.name],
+        );
+        if (rows[0]) {
+          if (rows[0].checksum !== m.checksum) {
+            console.warn(`migrate: ${m.name} was edited after it was applied (checksum differs); not re-applying it`);
+          }
+          return false;
+        }
+        await applyOne(client, m);
+        return true;
+      });
+      (applied ? result.applied : result.alreadyApplied).push(m.name);
     }
     return result;
   } finally {
-    // Closing the session releases the advisory lock too; unlocking first keeps the intent visible.
-    await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_MIGRATE_LOCK_KEY]).catch(() => {});
     await client.end();
   }
 }
 
-async function applyOne(client: pg.Client, m: Migration) {
-  const id = randomUUID();
-  // Each migration runs in one transaction with its bookkeeping row, so a failure leaves nothing
-  // half-applied. The failure is still recorded, as Prisma does, but as rolled back: the next run
-  // retries it once the SQL is fixed.
+/** Runs `work` in a transaction holding Prisma's migrate lock; a failure rolls it all back. */
+async function locked<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
+  await client.query("BEGIN");
   try {
-    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [PRISMA_MIGRATE_LOCK_KEY]);
+    const value = await work();
+    await client.query("COMMIT");
+    return value;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  }
+}
+
+async function applyOne(client: pg.Client, m: Migration) {
+  // Inside the caller's transaction, with its bookkeeping row: a failure leaves nothing half-applied.
+  // The failure is still recorded, as Prisma does, but as rolled back (in a transaction of its own,
+  // after the failed one is undone): the next run retries it once the SQL is fixed.
+  const id = randomUUID();
+  try {
+    await client.query("SAVEPOINT migration");
     await client.query(
       `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())`,
       [id, m.checksum, m.name],
     );
     await client.query(m.sql);
-    await client.query(
-      `UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`,
-      [id],
-    );
-    await client.query("COMMIT");
+    await client.query(`UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`, [id]);
   } catch (error) {
-    await client.query("ROLLBACK");
+    await client.query("ROLLBACK TO SAVEPOINT migration");
     const message = error instanceof Error ? error.message : String(error);
     await client.query(
       `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs, started_at, rolled_back_at)
        VALUES ($1, $2, $3, $4, now(), now())`,
       [id, m.checksum, m.name, message],
     );
+    await client.query("COMMIT");
     throw new Error(`Migration ${m.name} failed and was rolled back: ${message}`);
   }
 }

@@ -51,7 +51,9 @@ if (command === "build") {
         : `Using the embedded PostgreSQL already running on 127.0.0.1:${server.port}`,
     );
   }
-  const { applied } = await migrate(databaseUrl).catch((error: Error) => {
+  // Migrations need a session of their own: DIRECT_URL when the app's URL is a pooler.
+  const migrationUrl = config.DATABASE_URL && config.DIRECT_URL ? config.DIRECT_URL : databaseUrl;
+  const { applied } = await migrate(migrationUrl).catch((error: Error) => {
     void stopDatabase();
     return fail(`Database migration failed: ${error.message}`);
   });

@@ -1,10 +1,9 @@
 import { hostname } from "node:os";
-import type pg from "pg";
 import { config } from "@/lib/config";
-import { createListenConnection } from "@/lib/db";
 import { logger } from "@/lib/logger";
 import { metrics } from "@/lib/metrics";
 import { isRetryableDbError } from "@/lib/server/db-errors";
+import { Listener } from "@/lib/server/listener";
 import { WORKER_ALIVE_INTERVAL_MS, pruneWorkers, recordWorkerAlive, recordWorkerStopped } from "@/lib/server/worker/liveness";
 import {
   advanceEntries,
@@ -121,7 +120,7 @@ export class StageWorker {
   private wakeRequested = false;
   private endIdle: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
-  private listener: pg.Client | null = null;
+  private listener: Listener | null = null;
   private aliveTimer: NodeJS.Timeout | undefined;
   private aliveFailing = false;
   private readonly log;
@@ -138,7 +137,15 @@ export class StageWorker {
     this.aliveTimer = setInterval(() => void this.recordAlive(), WORKER_ALIVE_INTERVAL_MS);
     this.aliveTimer.unref();
     void pruneWorkers(Math.max(FORGET_WORKERS_AFTER_MS, this.options.lockTtlMs)).catch(() => {});
-    void this.listen();
+    // NOTIFY entry_ready wakes an idle worker at once; while LISTEN is deaf (behind a transaction
+    // pooler without DIRECT_URL), the sweep finds the work instead.
+    this.listener = new Listener(["entry_ready"], {
+      name: "worker",
+      fallback: `relying on the sweep every ${this.options.sweepIntervalMs} ms`,
+      onNotification: () => this.wake(),
+      onConnected: () => this.wake(),
+    });
+    this.listener.start();
     this.loopDone = this.loop();
     this.log.info({ concurrency: this.options.concurrency, stageDelayMs: this.options.stageDelayMs }, "worker started");
   }
@@ -176,9 +183,7 @@ export class StageWorker {
   private async shutDown() {
     this.running = false;
     this.wake();
-    const listener = this.listener;
-    this.listener = null;
-    await listener?.end().catch(() => {});
+    await this.listener?.stop();
     await this.loopDone;
     const finished = await this.drained(this.options.shutdownGraceMs);
     if (!finished) this.interrupt();
@@ -425,33 +430,6 @@ export class StageWorker {
     } catch (error) {
       if (!this.aliveFailing) this.log.warn({ err: error }, "could not record that this worker is alive; retrying every beat");
       this.aliveFailing = true;
-    }
-  }
-
-  /** A dedicated connection LISTENing for new entries; reconnects while the worker runs. */
-  private async listen() {
-    while (this.running) {
-      const client = createListenConnection();
-      try {
-        await client.connect();
-        client.on("notification", () => this.wake());
-        await client.query("LISTEN entry_ready");
-        this.listener = client;
-        if (!this.running) await client.end();
-        await new Promise<void>((resolve) => {
-          client.once("error", () => resolve());
-          client.once("end", () => resolve());
-        });
-        if (this.running) this.log.warn("LISTEN connection lost; reconnecting (the sweep covers the gap)");
-      } catch (error) {
-        this.log.warn({ err: error }, "LISTEN connection failed; relying on the sweep until it reconnects");
-      }
-      await client.end().catch(() => {});
-      // A missed notification while disconnected: look once now that it is back.
-      if (this.running) {
-        await this.wait(1000);
-        this.wake();
-      }
     }
   }
 
