@@ -4,24 +4,16 @@ import { useEffect, useRef, useState } from "react";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { ChevronLeft, ChevronRight, Radio, Search, WifiOff } from "lucide-react";
 import { CreateEntryDialog } from "@/components/create-entry-dialog";
+import { StatusFilter } from "@/components/status-filter";
 import { EntriesTable } from "@/components/entries-table";
 import { EntryDetailSheet } from "@/components/entry-detail-sheet";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
-import { Tabs, TabsList, TabsTrigger } from "@/components/ui/tabs";
-import { useEntries, useLiveUpdates, type StatusCounts } from "@/lib/api";
-import { STATUSES } from "@/lib/stages";
+import { useEntries, useLiveUpdates } from "@/lib/api";
 import { statusSchema } from "@/lib/validation";
 
 const PAGE_SIZE = 20;
 const SEARCH_DEBOUNCE_MS = 300;
-const STATUS_LABEL: Record<(typeof STATUSES)[number], string> = {
-  CREATED: "Created",
-  STAGE_1: "Stage 1",
-  STAGE_2: "Stage 2",
-  COMPLETED: "Completed",
-  FAILED: "Failed",
-};
 
 /** The live part of /entries. The view (status, search, page) lives in the URL, so it can be shared. */
 export function EntriesView() {
@@ -33,26 +25,29 @@ export function EntriesView() {
   const q = searchParams.get("q") ?? "";
   const [dialogOpen, setDialogOpen] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
+  // What opened the detail sheet (a title button): focus goes back there when it closes.
+  const sheetOpener = useRef<HTMLElement | null>(null);
 
   const { live } = useLiveUpdates();
   const query = useEntries({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE, status, q: q || undefined }, live);
   const data = query.data;
   const pageCount = data ? Math.max(1, Math.ceil(data.total / PAGE_SIZE)) : 1;
 
-  const setParams = (changes: Record<string, string | null>) => {
+  const urlWith = (changes: Record<string, string | null>) => {
     const params = new URLSearchParams(searchParams);
     for (const [key, value] of Object.entries(changes)) {
       if (value) params.set(key, value);
       else params.delete(key);
     }
     const qs = params.toString();
-    router.replace(qs ? `${pathname}?${qs}` : pathname, { scroll: false });
+    return qs ? `${pathname}?${qs}` : pathname;
   };
+  const setParams = (changes: Record<string, string | null>) => router.replace(urlWith(changes), { scroll: false });
 
   return (
     <div className="space-y-4">
       <div className="flex flex-wrap items-center justify-between gap-3">
-        <StatusTabs value={status} counts={data?.counts} onChange={(s) => setParams({ status: s ?? null, page: null })} />
+        <StatusFilter value={status} counts={data?.counts} hrefFor={(s) => urlWith({ status: s ?? null, page: null })} />
         <CreateEntryDialog open={dialogOpen} onOpenChange={setDialogOpen} />
       </div>
       <div className="flex flex-wrap items-center justify-between gap-3">
@@ -77,7 +72,10 @@ export function EntriesView() {
         isLoading={query.isPending}
         error={query.error}
         onCreate={() => setDialogOpen(true)}
-        onSelect={setSelected}
+        onSelect={(id) => {
+          sheetOpener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+          setSelected(id);
+        }}
         emptyMessage={status || q ? "No entries match this view." : undefined}
       />
 
@@ -100,40 +98,9 @@ export function EntriesView() {
         </nav>
       )}
 
-      <EntryDetailSheet entryId={selected} onClose={() => setSelected(null)} />
+      <EntryDetailSheet entryId={selected} onClose={() => setSelected(null)} returnFocusTo={sheetOpener} />
     </div>
   );
-}
-
-function StatusTabs({
-  value,
-  counts,
-  onChange,
-}: {
-  value: (typeof STATUSES)[number] | undefined;
-  counts: StatusCounts | undefined;
-  onChange: (status: (typeof STATUSES)[number] | undefined) => void;
-}) {
-  const total = counts ? Object.values(counts).reduce((a, b) => a + b, 0) : undefined;
-  return (
-    <Tabs className="min-w-0 max-w-full" value={value ?? "ALL"} onValueChange={(v) => onChange(v === "ALL" ? undefined : statusSchema.parse(v))}>
-      <TabsList aria-label="Filter by status">
-        <TabsTrigger value="ALL">
-          All <Count n={total} />
-        </TabsTrigger>
-        {STATUSES.map((s) => (
-          <TabsTrigger key={s} value={s}>
-            {STATUS_LABEL[s]} <Count n={counts?.[s]} />
-          </TabsTrigger>
-        ))}
-      </TabsList>
-    </Tabs>
-  );
-}
-
-function Count({ n }: { n: number | undefined }) {
-  if (n === undefined) return null;
-  return <span className="rounded bg-background/60 px-1 text-xs tabular-nums text-muted-foreground">{n}</span>;
 }
 
 /** Searches as you type, once typing pauses. */

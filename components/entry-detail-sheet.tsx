@@ -11,13 +11,31 @@ import { Sheet, SheetContent, SheetDescription, SheetHeader, SheetTitle } from "
 import { useEntry, useEntryAction, useEntryEvents, type EntryJson, type StageExecutionJson } from "@/lib/api";
 
 /** One entry in full: status, lock health, and the timeline of every stage execution. */
-export function EntryDetailSheet({ entryId, onClose }: { entryId: string | null; onClose: () => void }) {
+export function EntryDetailSheet({
+  entryId,
+  onClose,
+  returnFocusTo,
+}: {
+  entryId: string | null;
+  onClose: () => void;
+  /** Opened from something other than a SheetTrigger: where focus goes back to on close. */
+  returnFocusTo?: React.RefObject<HTMLElement | null>;
+}) {
   const entry = useEntry(entryId);
   const events = useEntryEvents(entryId);
   const e = entry.data;
   return (
     <Sheet open={entryId !== null} onOpenChange={(open) => !open && onClose()}>
-      <SheetContent aria-describedby={undefined}>
+      <SheetContent
+        aria-describedby={undefined}
+        onCloseAutoFocus={(event) => {
+          const opener = returnFocusTo?.current;
+          if (opener?.isConnected) {
+            event.preventDefault();
+            opener.focus();
+          }
+        }}
+      >
         <SheetHeader>
           <SheetTitle>{e?.title ?? "Entry"}</SheetTitle>
           <SheetDescription className="font-mono text-xs">{entryId}</SheetDescription>

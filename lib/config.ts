@@ -75,6 +75,14 @@ const envSchema = z.object({
 
 export type Config = z.infer<typeof envSchema> & { workerId: string };
 
+/** The embedded server's login and database (scripts/run.ts starts it when DATABASE_URL is unset). */
+export const EMBEDDED_LOGIN = { user: "postgres", password: "postgres" };
+export const EMBEDDED_DATABASE = "async_workflow";
+
+export function embeddedDatabaseUrl(port: number, database = EMBEDDED_DATABASE) {
+  return `postgresql://${EMBEDDED_LOGIN.user}:${EMBEDDED_LOGIN.password}@127.0.0.1:${port}/${database}`;
+}
+
 export class ConfigError extends Error {}
 
 export function parseConfig(env: Record<string, string | undefined> = process.env): Config {

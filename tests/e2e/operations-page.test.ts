@@ -44,18 +44,18 @@ describe.skipIf(!runBrowser)("operating /entries in Chromium", () => {
     await page.goto(`${server.url}/entries`);
     await page.locator("[data-live=true]").waitFor();
 
-    await page.getByRole("tab", { name: /Failed/ }).click();
+    await page.getByRole("navigation", { name: "Filter by status" }).getByRole("link", { name: /Failed/ }).click();
     await page.waitForURL(/status=FAILED/);
     await waitFor(async () => (await page.locator("tr[data-entry-id]").count()) === 2, 10_000);
     expect(await page.locator('tr[data-status="FAILED"]').count()).toBe(2);
-    expect(await page.getByRole("tab", { name: /Failed/ }).innerText()).toContain("2");
+    expect(await page.getByRole("navigation", { name: "Filter by status" }).getByRole("link", { name: /Failed/ }).innerText()).toContain("2");
 
     await page.getByRole("button", { name: "Retry Payroll export" }).click();
     await page.getByRole("alertdialog", { name: "Retry this entry?" }).getByRole("button", { name: "Retry entry" }).click();
     // It leaves the FAILED view as soon as it is queued again…
     await page.locator("tr[data-entry-id]", { hasText: "Payroll export" }).waitFor({ state: "detached", timeout: 10_000 });
     // …and under All it runs to COMPLETED, live.
-    await page.getByRole("tab", { name: /^All/ }).click();
+    await page.getByRole("navigation", { name: "Filter by status" }).getByRole("link", { name: /^All/ }).click();
     await page.locator('tr[data-status="COMPLETED"]', { hasText: "Payroll export" }).waitFor({ timeout: 15_000 });
 
     await page.getByRole("button", { name: "Payroll export" }).click();

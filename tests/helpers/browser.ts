@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 
@@ -46,4 +47,30 @@ export function watchConsole(page: Page): string[] {
 export async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+export interface AxeFinding {
+  rule: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
+
+/**
+ * axe-core (WCAG 2.1 A and AA, plus its best-practice rules) on the page as it is now. Returns the
+ * serious and critical findings; prints the minor and moderate ones so they stay visible.
+ */
+export async function accessibilityProblems(page: Page, label: string): Promise<AxeFinding[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: never[] }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
+    return result.violations;
+  });
+  const findings = violations.map((v) => ({ rule: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")) }));
+  const minor = findings.filter((f) => f.impact === "minor" || f.impact === "moderate");
+  if (minor.length) console.log(`[axe: ${label}] minor and moderate findings:\n${minor.map((f) => `  ${f.impact} ${f.rule}: ${f.help} (${f.targets.join(", ")})`).join("\n")}`);
+  return findings.filter((f) => f.impact === "serious" || f.impact === "critical");
 }
