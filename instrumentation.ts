@@ -5,6 +5,9 @@ export async function register() {
   if (!config.DATABASE_URL) {
     throw new Error("DATABASE_URL is not set. Start the app with `npm run dev` or `npm start`, which provide one.");
   }
+  // Per-client rules need the connecting peer's address, which Next.js does not pass on.
+  const { recordPeerAddresses } = await import("@/lib/server/client-identity");
+  recordPeerAddresses();
   const { startInProcessWorker } = await import("@/lib/server/worker/in-process");
   startInProcessWorker();
   // The live feed listens from the start, so readiness can tell how live updates reach this server.

@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { config } from "@/lib/config";
 import { ApiError } from "@/lib/errors";
 
-// The internal API (PATCH /api/entries/:id) is for operators and tools holding INTERNAL_API_TOKEN.
+// Bearer tokens: INTERNAL_API_TOKEN guards the internal PATCH /api/entries/:id (for operators and
+// tools), METRICS_TOKEN optionally guards /api/metrics (for the scraper).
 
 /** Throws 403 when no token is configured, 401 when the request's bearer token is missing or wrong. */
 export function requireInternalToken(req: Request) {
@@ -14,10 +15,19 @@ export function requireInternalToken(req: Request) {
       "This internal endpoint is disabled. Set INTERNAL_API_TOKEN on the server, then send Authorization: Bearer <token>.",
     );
   }
+  requireBearer(req, expected, "internal");
+}
+
+/** With METRICS_TOKEN set, throws 401 unless the request carries it; unset, the metrics are open. */
+export function requireMetricsToken(req: Request) {
+  if (config.METRICS_TOKEN) requireBearer(req, config.METRICS_TOKEN, "metrics");
+}
+
+function requireBearer(req: Request, expected: string, realm: string) {
   const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get("authorization") ?? "")?.[1];
   if (!given || !sameSecret(given, expected)) {
     throw new ApiError(401, "unauthorized", "Missing or wrong bearer token", undefined, {
-      "WWW-Authenticate": 'Bearer realm="internal"',
+      "WWW-Authenticate": `Bearer realm="${realm}"`,
     });
   }
 }

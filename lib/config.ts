@@ -67,6 +67,10 @@ const envSchema = z.object({
   INTERNAL_API_TOKEN: z.string().trim().min(16, "must be at least 16 characters").optional(),
   /** Creates per client per minute (POST /api/entries); 0 turns the limit off. Default: off in development, 120 otherwise. */
   RATE_LIMIT_CREATES_PER_MINUTE: intFromEnv(-1, 0, 1_000_000),
+  /** Proxies of ours in front of the app, each appending to X-Forwarded-For; 0 = clients connect directly. */
+  TRUST_PROXY_HOPS: intFromEnv(0, 0, 10),
+  /** Bearer token for GET /api/metrics; unset, the endpoint is open. */
+  METRICS_TOKEN: z.string().trim().min(16, "must be at least 16 characters").optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NEXT_RUNTIME: z.string().optional(),
   /** Set by `npm run dev` / `npm start`: Next.js leaves SIGINT/SIGTERM to the app, whose worker then hands back its locks before exiting. */

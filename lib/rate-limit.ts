@@ -1,6 +1,7 @@
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { config } from "@/lib/config";
 import { ApiError } from "@/lib/errors";
+import { clientAddress } from "@/lib/server/client-identity";
 
 // Per-client limit on creates, kept in this process's memory (each web process counts on its own;
 // put a shared limiter at the proxy when running many). Checked before the body is read.
@@ -9,15 +10,11 @@ const limiter =
     ? new RateLimiterMemory({ points: config.RATE_LIMIT_CREATES_PER_MINUTE, duration: 60 })
     : null;
 
-/** The client as far as this server can tell: the first X-Forwarded-For hop, else one shared bucket. */
-function clientKey(req: Request) {
-  return req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || req.headers.get("x-real-ip") || "unknown";
-}
 
 export async function limitCreates(req: Request) {
   if (!limiter) return;
   try {
-    await limiter.consume(clientKey(req));
+    await limiter.consume(clientAddress(req.headers));
   } catch (rejection) {
     if (!(rejection instanceof RateLimiterRes)) throw rejection;
     const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));

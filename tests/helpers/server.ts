@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
 import path from "node:path";
 import { freePort } from "./ports";
 
@@ -95,4 +96,41 @@ export async function waitFor<T>(check: () => Promise<T | undefined | null | fal
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * A request from a chosen local address, as a distinct client would make it (Linux routes all of
+ * 127/8 to the loopback interface, so 127.0.0.2, 127.0.0.3… are real, different peers).
+ */
+export function requestFrom(
+  url: string,
+  from: string,
+  init: { method?: string; headers?: Record<string, string>; json?: unknown; body?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
+  const body = init.json === undefined ? init.body : JSON.stringify(init.json);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: init.method ?? "GET",
+        localAddress: from,
+        agent: false,
+        headers: { ...(init.json !== undefined ? { "content-type": "application/json" } : {}), ...init.headers },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => {
+          let parsed: any = text;
+          try {
+            parsed = text ? JSON.parse(text) : null;
+          } catch {}
+          resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }

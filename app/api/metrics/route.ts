@@ -1,8 +1,11 @@
-import { metrics } from "@/lib/metrics";
+import type { NextRequest } from "next/server";
+import { requireMetricsToken } from "@/lib/auth";
 import { withErrors } from "@/lib/errors";
+import { metrics } from "@/lib/metrics";
 
-// GET /api/metrics – Prometheus text format
-export const GET = withErrors(async () => {
+// GET /api/metrics – Prometheus text format (bearer METRICS_TOKEN when set)
+export const GET = withErrors(async (req: NextRequest) => {
+  requireMetricsToken(req);
   const body = await metrics.registry.metrics();
   return new Response(body, { headers: { "Content-Type": metrics.registry.contentType } });
 });
