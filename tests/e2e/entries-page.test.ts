@@ -13,8 +13,8 @@ let browser: Browser;
 
 beforeAll(async () => {
   if (!runBrowser) return;
-  // Stages slower than the 2 s poll, so the page can be seen showing each one.
-  server = await startServer(db.url, { STAGE_DELAY_MS: "2600" });
+  // Stages twice as long as the 2 s poll, so the page shows each one even when it polls.
+  server = await startServer(db.url, { STAGE_DELAY_MS: "4000" });
   browser = await launchBrowser();
 });
 afterAll(async () => {
@@ -42,14 +42,20 @@ describe.skipIf(!runBrowser)("/entries in Chromium", () => {
 
     const row = page.locator("tr[data-entry-id]", { hasText: "Quarterly report" });
     await row.waitFor({ timeout: 5_000 });
-    const seen: string[] = [];
-    for (const [status, progress] of [["STAGE_1", "33"], ["STAGE_2", "66"], ["COMPLETED", "100"]] as const) {
-      await page.locator(`tr[data-status="${status}"]`, { hasText: "Quarterly report" }).waitFor({ timeout: 15_000 });
-      const bar = row.getByRole("progressbar");
-      expect(await bar.getAttribute("aria-valuenow")).toBe(progress);
-      seen.push(status);
-    }
-    expect(seen).toEqual(["STAGE_1", "STAGE_2", "COMPLETED"]);
+    // Record every state the row shows, in order, as the page renders it: status and progress bar.
+    await row.evaluate((el) => {
+      const state = () => `${el.getAttribute("data-status")}:${el.querySelector("[role=progressbar]")?.getAttribute("aria-valuenow")}`;
+      const shown = [state()];
+      (window as unknown as { shown: string[] }).shown = shown;
+      new MutationObserver(() => state() !== shown.at(-1) && shown.push(state())).observe(el, { attributes: true, subtree: true });
+    });
+    await page.locator('tr[data-status="COMPLETED"]', { hasText: "Quarterly report" }).waitFor({ timeout: 30_000 });
+    expect(await page.evaluate(() => (window as unknown as { shown: string[] }).shown)).toEqual([
+      "CREATED:0",
+      "STAGE_1:33",
+      "STAGE_2:66",
+      "COMPLETED:100",
+    ]);
     expect(await row.locator("[data-status]").innerText()).toContain("Completed");
     expect(await row.innerText()).toContain("Done");
     expect(await page.locator("tr[data-entry-id]").count()).toBe(1);
@@ -87,7 +93,7 @@ describe.skipIf(!runBrowser)("/entries in Chromium", () => {
     await page.locator("[data-live=false]").waitFor(); // fell back to polling
     expect(await page.locator("tr[data-entry-id]").count()).toBe(1);
 
-    server = await startServer(db.url, { STAGE_DELAY_MS: "2600" }, server.port);
+    server = await startServer(db.url, { STAGE_DELAY_MS: "4000" }, server.port);
     await page.getByText("Connection lost, retrying").waitFor({ state: "detached", timeout: 15_000 });
     await page.locator("[data-live=true]").waitFor({ timeout: 15_000 }); // and the stream resumed
     // Only the expected network errors of the outage were logged.

@@ -135,6 +135,8 @@ describe("locks and versions", () => {
     expect(await row(entry.id)).toMatchObject({ status: "STAGE_1", version: 1 });
   });
 
+  // A stress run with whatever timing comes: the worker usually holds the entry when the PATCHes
+  // land. Both orders, made to happen on purpose, are in worker-claims.test.ts.
   it("never lets a PATCH racing a real worker overwrite it: each PATCH either applies or is refused", async () => {
     const racing = await startServer(db.url, { INTERNAL_API_TOKEN: TOKEN, STAGE_DELAY_MS: "30" });
     try {

@@ -52,6 +52,13 @@ describe("limits, before the database", () => {
     expect(Number(answers[3]!.headers["retry-after"])).toBeGreaterThan(0);
   });
 
+  it("answers live without the database, and not ready (503) saying which check failed", async () => {
+    expect(await api(server.url, "/api/health/live")).toMatchObject({ status: 200, body: { status: "ok" } });
+    const ready = await api(server.url, "/api/health/ready");
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ ready: false, checks: { database: false }, detail: { error: "database unreachable" } });
+  });
+
   it("never shows the database error to the client", async () => {
     const { status, body } = await api(server.url, "/api/entries/00000000-0000-4000-8000-000000000000");
     expect(status).toBe(500);

@@ -60,7 +60,7 @@ describe("scripts/run.ts", () => {
       const worker = runScript("worker", { EMBEDDED_PG_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: "info" });
       await waitFor(async () => worker.output().includes("Using the embedded PostgreSQL already running"), 30_000, 100);
       await waitFor(async () => worker.output().includes("worker started"), 30_000, 100);
-      await stopProcess(worker.child, 15_000);
+      await stopProcess(worker.child, 60_000); // an idle worker stops at once; SIGKILL only if it hangs
       expect(await worker.exited).toBe(0);
       expect(await portOpen(pgPort)).toBe(true);
     } finally {
@@ -69,13 +69,41 @@ describe("scripts/run.ts", () => {
     await waitFor(async () => !(await portOpen(pgPort)), 15_000, 100);
   });
 
-  it("keeps the data across restarts", async () => {
-    const pgPort = await freePort();
-    const migrateRun = runScript("migrate", { EMBEDDED_PG_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort) });
-    expect(await migrateRun.exited).toBe(0);
-    expect(migrateRun.output()).toContain("Database is up to date");
-    // The migrations were applied by the first test's start; nothing is applied again.
-    expect(migrateRun.output()).not.toContain("Applied migrations");
+  it("keeps the data across restarts, and migrates only once", async () => {
+    // A folder of its own: this test does not lean on another test having run first.
+    const ownDir = mkdtempSync(path.join(tmpdir(), "aw-run-script-restart-"));
+    try {
+      const [pgPort, httpPort] = [await freePort(), await freePort()];
+      const env = { EMBEDDED_PG_DIR: ownDir, EMBEDDED_PG_PORT: String(pgPort), PORT: String(httpPort), WORKER_ENABLED: "false" };
+      const url = `http://127.0.0.1:${httpPort}`;
+      const first = runScript("start", env);
+      const created = await waitFor(async () => {
+        const res = await api(url, "/api/entries", { method: "POST", json: { title: "survives a restart" } }).catch(() => null);
+        return res?.status === 201 ? res.body : null;
+      }, 60_000, 200);
+      expect(first.output()).toContain("Applied migrations");
+      await stopProcess(first.child, 60_000);
+      expect(await first.exited).toBe(0);
+      await waitFor(async () => !(await portOpen(pgPort)), 15_000, 100);
+
+      const migrateRun = runScript("migrate", env);
+      expect(await migrateRun.exited).toBe(0);
+      expect(migrateRun.output()).toContain("Database is up to date");
+      expect(migrateRun.output()).not.toContain("Applied migrations");
+
+      const second = runScript("start", env);
+      try {
+        const again = await waitFor(async () => {
+          const res = await api(url, `/api/entries/${created.id}`).catch(() => null);
+          return res?.status === 200 ? res.body : null;
+        }, 60_000, 200);
+        expect(again).toMatchObject({ id: created.id, title: "survives a restart", createdAt: created.createdAt });
+      } finally {
+        await stopProcess(second.child, 60_000);
+      }
+    } finally {
+      rmSync(ownDir, { recursive: true, force: true });
+    }
   });
 
   it.each([

@@ -38,7 +38,7 @@ describe("chaos: SIGKILL mid-stage, repeatedly", () => {
         (await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE "lockedBy" LIKE $1`, [`%:${victim.pid}:%`])).rows[0].n;
       while ((await remaining()) > 0 && kills < 8) {
         // Kill it in the middle of a stage: once it holds locks, at a random moment of the stage.
-        await waitFor(async () => (await heldByVictim()) > 0 || (await remaining()) === 0, 10_000, 20);
+        await waitFor(async () => (await heldByVictim()) > 0 || (await remaining()) === 0, 30_000, 20);
         await sleep(Math.random() * 150);
         const held = await heldByVictim();
         victim.child.kill("SIGKILL");
@@ -84,13 +84,16 @@ describe("chaos: SIGKILL mid-stage, repeatedly", () => {
   });
 });
 
-describe("two workers starting at the same moment on a backlog", () => {
+describe("two workers on one backlog", () => {
   it("split it between them without a duplicate stage", async () => {
     await db.pool.query(`TRUNCATE "Entry" CASCADE`);
-    await insertBacklog(db.pool, 400, "split");
     const env = { STAGE_DELAY_MS: "20", WORKER_CONCURRENCY: "40", WORKER_BATCH_SIZE: "40", LOCK_TTL_MS: "30000" };
     const workers = [startWorkerProcess(db.url, env), startWorkerProcess(db.url, env)];
     try {
+      // Both up and idle before the backlog lands: its NOTIFY wakes both, and neither can hold
+      // more than 40 of the 400, so both take part.
+      await waitFor(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM "Worker" WHERE pid = ANY($1::int[])`, [workers.map((w) => w.pid)])).rows[0].n === 2, 20_000);
+      await insertBacklog(db.pool, 400, "split");
       await waitFor(
         async () => Number((await db.pool.query(`SELECT count(*) FROM "Entry" WHERE status = 'COMPLETED'`)).rows[0].count) === 400,
         60_000,

@@ -8,7 +8,7 @@ import { waitFor } from "../helpers/server";
 
 const db = await createTestDatabase();
 const { StageWorker, workerOptionsFromConfig } = await import("@/lib/server/worker/stage-worker");
-const { createEntry } = await import("@/lib/entries");
+const { createEntry, updateEntry } = await import("@/lib/entries");
 
 const workers: InstanceType<typeof StageWorker>[] = [];
 afterEach(async () => {
@@ -101,5 +101,48 @@ describe("capacity", () => {
       return done.rows[0].n === ids.length;
     }, 20_000);
     expect(most).toBe(3);
+  });
+});
+
+describe("a manual edit (the internal PATCH) racing the worker", () => {
+  it("is refused while the worker holds the entry mid-stage, and the worker carries on", async () => {
+    const entry = await createEntry("edited mid-stage");
+    let refusal: unknown;
+    let tried = false;
+    startWorker({
+      hooks: {
+        stageWork: async () => {
+          if (tried) return;
+          tried = true;
+          refusal = await updateEntry(entry.id, { status: "FAILED" }, null).catch((error: unknown) => error);
+        },
+      },
+    });
+    await waitFor(async () => (await row(entry.id)).status === "COMPLETED", 10_000);
+    expect(refusal).toMatchObject({ status: 409, code: "conflict" });
+  });
+
+  it("is final when it lands between two stages: the worker does not carry the entry past it", async () => {
+    const entry = await createEntry("edited between stages");
+    let edited = false;
+    // The claim loop idles between claims (its sweep a minute away; it is woken only when a claim
+    // finishes, after this hook), so nothing takes the entry while the hook edits it.
+    const w = startWorker({
+      stageDelayMs: 200,
+      sweepIntervalMs: 60_000,
+      hooks: {
+        afterWrites: async (advanced) => {
+          // The first stage's advance has released the lock; the next claim has not happened yet.
+          if (edited || !advanced.includes(entry.id)) return;
+          edited = true;
+          await updateEntry(entry.id, { status: "FAILED" }, null);
+        },
+      },
+    });
+    await waitFor(async () => edited && (await row(entry.id)).status === "FAILED", 10_000);
+    await w.processEntry(entry.id); // asked to carry it on anyway: it claims nothing
+    expect(await row(entry.id)).toMatchObject({ status: "FAILED", progress: 33, error: "Failed by an operator", lockedBy: null });
+    const runs = await db.pool.query(`SELECT "fromStatus", outcome FROM "StageExecution" WHERE "entryId" = $1`, [entry.id]);
+    expect(runs.rows).toEqual([{ fromStatus: "CREATED", outcome: "SUCCEEDED" }]);
   });
 });

@@ -97,7 +97,7 @@ describe("stopping a process that holds entries", () => {
   it("finishes the stages in hand when they end within the grace period (the defaults)", async () => {
     await db.pool.query(`TRUNCATE "Entry" CASCADE`);
     await insertBacklog(db.pool, 3, "graceful");
-    const w = startWorkerProcess(db.url, { STAGE_DELAY_MS: "1500" });
+    const w = startWorkerProcess(db.url, { STAGE_DELAY_MS: "4000" }); // far longer than a signal takes to land
     await waitFor(async () => (await countWhere(`"lockedBy" IS NOT NULL`)) === 3, 10_000, 20);
     w.child.kill("SIGTERM");
     expect(await w.exited).toBe(0);

@@ -91,6 +91,9 @@ describe("EntriesTable", () => {
     await userEvent.click(screen.getByRole("button", { name: "Retry broken" }));
     expect(screen.getByRole("alertdialog", { name: "Retry this entry?" })).toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Keep as is" }));
+    await userEvent.click(screen.getByRole("button", { name: "Cancel running" }));
+    expect(screen.getByRole("alertdialog", { name: "Cancel this entry?" })).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Keep as is" }));
     expect(fetchSpy).not.toHaveBeenCalled();
     fetchSpy.mockRestore();
   });

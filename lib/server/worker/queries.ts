@@ -23,9 +23,14 @@ export interface ClaimedEntry {
   lockedAt: Date;
   /** The token of the lock this claim took over (dead or expired holder); null when the row was free. */
   previousHolder: string | null;
+  /**
+   * Cancelled while its holder could not end it (the holder stopped or died mid-stage): the claimer
+   * ends it as Cancelled instead of doing the stage.
+   */
+  cancelRequested: boolean;
 }
 
-const RUNNABLE = `e.status IN ('CREATED', 'STAGE_1', 'STAGE_2') AND e."runAt" <= now() AND e."cancelRequestedAt" IS NULL`;
+const RUNNABLE = `e.status IN ('CREATED', 'STAGE_1', 'STAGE_2') AND e."runAt" <= now()`;
 
 /**
  * Claims up to `limit` due entries in one statement (only entry `id`, when given: the spec's
@@ -46,7 +51,8 @@ export async function claimEntries(lockToken: string, lockTtlMs: number, limit: 
         SET "lockedBy" = $1, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1, "updatedAt" = now()
        FROM due
       WHERE e.id = due.id
-     RETURNING e.id, e.status, e.attempts, e."lockedAt", due.previous_holder AS "previousHolder"`,
+     RETURNING e.id, e.status, e.attempts, e."lockedAt", due.previous_holder AS "previousHolder",
+               e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"`,
     [lockToken, lockTtlMs, limit, id ?? null],
   );
   return rows;

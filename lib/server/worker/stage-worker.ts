@@ -15,7 +15,7 @@ import {
   type Advance,
   type ClaimedEntry,
 } from "@/lib/server/worker/queries";
-import { PROGRESS, nextStatus } from "@/lib/stages";
+import { CANCELLED_ERROR, PROGRESS, nextStatus } from "@/lib/stages";
 
 // The stage worker. Each stage of each entry, as the spec says: claim the row's lock → do the
 // stage's work (a delay) → advance status and progress while still holding the lock, releasing it
@@ -123,6 +123,8 @@ export class StageWorker {
   private listener: Listener | null = null;
   private aliveTimer: NodeJS.Timeout | undefined;
   private aliveFailing = false;
+  /** The first write of this worker's row; no claim is made before it. */
+  private firstBeat: Promise<void> = Promise.resolve();
   private readonly log;
 
   constructor(readonly options: WorkerOptions) {
@@ -133,7 +135,8 @@ export class StageWorker {
   start() {
     if (this.running || this.stopping) return;
     this.running = true;
-    void this.recordAlive();
+    // The Worker row first, then claims: a lock must never name a holder whose row is missing or stale.
+    this.firstBeat = this.recordAlive();
     this.aliveTimer = setInterval(() => void this.recordAlive(), WORKER_ALIVE_INTERVAL_MS);
     this.aliveTimer.unref();
     void pruneWorkers(Math.max(FORGET_WORKERS_AFTER_MS, this.options.lockTtlMs)).catch(() => {});
@@ -232,6 +235,7 @@ export class StageWorker {
    * was claimed.
    */
   private async claimAndStart(n: number, id?: string): Promise<{ done: Promise<string[]> } | null> {
+    await this.firstBeat;
     const want = Math.min(n, this.options.concurrency - this.held.size - this.reserved);
     if (want <= 0) return null;
     const token = `${this.id}#${++this.claimCount}`;
@@ -297,6 +301,8 @@ export class StageWorker {
 
   /** The stage's work. The demo simulates it with a delay; FAILURE_RATE makes it fail on purpose. */
   private async performStage(entry: ClaimedEntry): Promise<StageOutcome> {
+    // Cancelled while another holder had it: end it now (failStage records it as Cancelled).
+    if (entry.cancelRequested) return new Error(CANCELLED_ERROR);
     if (this.options.hooks?.stageWork) {
       await this.options.hooks.stageWork(entry);
       return "done";
@@ -349,7 +355,7 @@ export class StageWorker {
   private async fail(claim: Claim, entry: ClaimedEntry, error: unknown) {
     const message = error instanceof Error ? error.message : String(error);
     const { maxAttempts, retryBaseMs, retryMaxMs } = this.options;
-    const delay = entry.attempts < maxAttempts ? retryDelayMs(entry.attempts, retryBaseMs, retryMaxMs) : null;
+    const delay = entry.attempts < maxAttempts && !entry.cancelRequested ? retryDelayMs(entry.attempts, retryBaseMs, retryMaxMs) : null;
     const written = await this.persist(
       async (again) =>
         (await failStage(claim.token, { entry, message, retryDelayMs: delay })) ||
