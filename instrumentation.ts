@@ -1,7 +1,7 @@
 // Runs once when a Next.js server starts (not during `next build`).
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
-  const { config } = await import("@/lib/config");
+  const { config } = await import("@/lib/server/config");
   if (!config.DATABASE_URL) {
     throw new Error("DATABASE_URL is not set. Start the app with `npm run dev` or `npm start`, which provide one.");
   }
@@ -11,6 +11,6 @@ export async function register() {
   const { startInProcessWorker } = await import("@/lib/server/worker/in-process");
   startInProcessWorker();
   // The live feed listens from the start, so readiness can tell how live updates reach this server.
-  const { entryChangeFeed } = await import("@/lib/live");
+  const { entryChangeFeed } = await import("@/lib/server/live-feed");
   entryChangeFeed.start();
 }

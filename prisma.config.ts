@@ -1,6 +1,6 @@
 import nextEnv from "@next/env";
 import { defineConfig } from "prisma/config";
-import { embeddedDatabaseUrl, parseConfig } from "./lib/config";
+import { embeddedDatabaseUrl, parseConfig } from "./lib/server/config";
 
 // Only Prisma's CLI reads this file (`prisma generate`, and `prisma migrate …` / `prisma studio`
 // where Prisma's engine can be downloaded). It resolves the database exactly as the app does: env

@@ -9,8 +9,8 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
 import pg from "pg";
-import { ensureDatabase, startEmbeddedPostgres } from "../lib/embedded-postgres";
-import { migrate } from "../lib/migrate";
+import { ensureDatabase, startEmbeddedPostgres } from "../scripts/embedded-postgres";
+import { migrate } from "../lib/server/migrate";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const QUICK = process.argv.includes("--quick");

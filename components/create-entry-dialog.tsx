@@ -15,7 +15,8 @@ import {
 } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
-import { ApiRequestError, useCreateEntry } from "@/lib/api";
+import { ApiRequestError } from "@/lib/client/api-fetch";
+import { useCreateEntry } from "@/lib/client/entry-queries";
 import { TITLE_MAX, titleSchema } from "@/lib/validation";
 
 export interface CreateEntryDialogProps {

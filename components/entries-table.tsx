@@ -1,15 +1,15 @@
 "use client";
 
 import { AlertCircle, Inbox, Plus } from "lucide-react";
-import { EntryActions } from "@/components/entry-actions";
 import { EntryStatusBadge } from "@/components/entry-status-badge";
+import { STATUS_LOOK } from "@/components/status-look";
 import { RelativeTime } from "@/components/relative-time";
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Progress } from "@/components/ui/progress";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import type { EntryJson } from "@/lib/api";
+import type { EntryJson } from "@/lib/client/entry-queries";
 import { cn } from "@/lib/utils";
 
 export interface EntriesTableProps {
@@ -19,20 +19,14 @@ export interface EntriesTableProps {
   onCreate?: () => void;
   /** Opens an entry's details; titles become buttons when given. */
   onSelect?: (id: string) => void;
+  /** What a row offers (retry, cancel…), as the tasks example of shadcn/ui passes row actions in. */
+  renderActions?: (entry: EntryJson) => React.ReactNode;
   /** Shown instead of the first-entry invitation when filters hide every entry. */
   emptyMessage?: string;
 }
 
-const PROGRESS_COLOUR: Record<EntryJson["status"], string> = {
-  CREATED: "bg-slate-400",
-  STAGE_1: "bg-sky-500",
-  STAGE_2: "bg-violet-500",
-  COMPLETED: "bg-emerald-500",
-  FAILED: "bg-red-500",
-};
-
 /** The entries with their stage, progress and outcome; also the loading, error and empty states. */
-export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, emptyMessage }: EntriesTableProps) {
+export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, renderActions, emptyMessage }: EntriesTableProps) {
   if (!entries && isLoading) return <LoadingRows />;
   if (!entries && error) {
     return (
@@ -98,7 +92,7 @@ export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, em
                 )}
                 {/* On a phone, progress and age sit under the title instead of in their own columns. */}
                 <span className="mt-1.5 flex items-center gap-2 text-xs font-normal text-muted-foreground sm:hidden">
-                  <Progress value={entry.progress} aria-hidden className="h-1.5 w-16 shrink-0" indicatorClassName={PROGRESS_COLOUR[entry.status]} />
+                  <Progress value={entry.progress} aria-hidden className="h-1.5 w-16 shrink-0" indicatorClassName={STATUS_LOOK[entry.status].bar} />
                   <span className="tabular-nums">{entry.progress}%</span>
                   <span className="truncate">
                     · <RelativeTime iso={entry.createdAt} />
@@ -113,7 +107,7 @@ export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, em
                   <Progress
                     value={entry.progress}
                     aria-label={`Progress of ${entry.title}`}
-                    indicatorClassName={PROGRESS_COLOUR[entry.status]}
+                    indicatorClassName={STATUS_LOOK[entry.status].bar}
                   />
                   <span className="w-9 text-right text-xs tabular-nums text-muted-foreground">{entry.progress}%</span>
                 </div>
@@ -124,9 +118,7 @@ export function EntriesTable({ entries, isLoading, error, onCreate, onSelect, em
               <TableCell className="hidden whitespace-nowrap text-muted-foreground sm:table-cell">
                 <RelativeTime iso={entry.createdAt} />
               </TableCell>
-              <TableCell className="text-right">
-                <EntryActions entry={entry} />
-              </TableCell>
+              <TableCell className="text-right">{renderActions?.(entry)}</TableCell>
             </TableRow>
           ))}
         </TableBody>

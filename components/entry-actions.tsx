@@ -14,7 +14,7 @@ import {
   AlertDialogTrigger,
 } from "@/components/ui/alert-dialog";
 import { Button } from "@/components/ui/button";
-import { useEntryAction, type EntryJson } from "@/lib/api";
+import { useEntryAction, type EntryJson } from "@/lib/client/entry-queries";
 import { isTerminal } from "@/lib/stages";
 
 const COPY = {

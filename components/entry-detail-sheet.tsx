@@ -1,16 +1,15 @@
 "use client";
 
-import { AlertTriangle, Lock, Unlock } from "lucide-react";
-import { toast } from "sonner";
 import { EntryActions } from "@/components/entry-actions";
 import { EntryStatusBadge } from "@/components/entry-status-badge";
+import { LockPanel } from "@/components/lock-panel";
 import { RelativeTime } from "@/components/relative-time";
-import { Button } from "@/components/ui/button";
+import { StageTimeline } from "@/components/stage-timeline";
 import { Progress } from "@/components/ui/progress";
 import { Sheet, SheetContent, SheetDescription, SheetHeader, SheetTitle } from "@/components/ui/sheet";
-import { useEntry, useEntryAction, useEntryEvents, type EntryJson, type StageExecutionJson } from "@/lib/api";
+import { useEntry } from "@/lib/client/entry-queries";
 
-/** One entry in full: status, lock health, and the timeline of every stage execution. */
+/** One entry in full: status, progress, lock health, and the timeline of its stage executions. */
 export function EntryDetailSheet({
   entryId,
   onClose,
@@ -22,7 +21,6 @@ export function EntryDetailSheet({
   returnFocusTo?: React.RefObject<HTMLElement | null>;
 }) {
   const entry = useEntry(entryId);
-  const events = useEntryEvents(entryId);
   const e = entry.data;
   return (
     <Sheet open={entryId !== null} onOpenChange={(open) => !open && onClose()}>
@@ -72,82 +70,8 @@ export function EntryDetailSheet({
             <LockPanel entry={e} />
           </>
         )}
-        <section aria-labelledby="timeline-heading" className="space-y-2">
-          <h3 id="timeline-heading" className="text-sm font-semibold">Stage timeline</h3>
-          {events.data?.length === 0 && <p className="text-sm text-muted-foreground">No stage has run yet.</p>}
-          <ol className="space-y-2" aria-label="Stage executions">
-            {events.data?.map((event) => <TimelineRow key={event.id} event={event} />)}
-          </ol>
-        </section>
+        <StageTimeline entryId={entryId} />
       </SheetContent>
     </Sheet>
-  );
-}
-
-function LockPanel({ entry }: { entry: EntryJson }) {
-  const release = useEntryAction("release");
-  const lock = entry.lock;
-  if (!lock) {
-    return (
-      <p className="flex items-center gap-2 text-sm text-muted-foreground">
-        <Unlock className="size-4" aria-hidden /> Not locked
-      </p>
-    );
-  }
-  return (
-    <div className={`space-y-1 rounded-md border p-3 text-sm ${lock.expired ? "border-amber-300 bg-amber-50" : ""}`} data-testid="lock-panel">
-      <p className="flex items-center gap-2 font-medium">
-        {lock.expired ? <AlertTriangle className="size-4 text-amber-700" aria-hidden /> : <Lock className="size-4" aria-hidden />}
-        {lock.holderAlive === false
-          ? "Its holder is gone: any worker may take this lock"
-          : lock.expired
-            ? "Lock expired: its holder stopped refreshing it"
-            : "Locked by a worker"}
-      </p>
-      <p className="break-all font-mono text-xs">{lock.holder}</p>
-      <p className="text-muted-foreground">
-        Held since <RelativeTime iso={lock.since} />, {lock.expired ? "expired" : "expires"} <RelativeTime iso={lock.expiresAt} />
-      </p>
-      <Button
-        variant="outline"
-        size="sm"
-        disabled={release.isPending}
-        onClick={() =>
-          release.mutate(entry.id, {
-            onSuccess: () => toast.success("Lock released"),
-            onError: (error) => toast.error("Not released", { description: error.message }),
-          })
-        }
-      >
-        <Unlock aria-hidden /> Release lock
-      </Button>
-    </div>
-  );
-}
-
-function TimelineRow({ event }: { event: StageExecutionJson }) {
-  const ms = new Date(event.finishedAt).getTime() - new Date(event.startedAt).getTime();
-  const ok = event.outcome === "SUCCEEDED";
-  return (
-    <li className="rounded-md border p-3 text-sm" data-outcome={event.outcome}>
-      <div className="flex flex-wrap items-center justify-between gap-2">
-        <span className="font-medium">
-          {event.fromStatus} → {event.toStatus}
-        </span>
-        <span className={ok ? "text-emerald-700" : "text-red-700"}>
-          {ok ? "Succeeded" : "Failed"} · attempt {event.attempt} · {ms} ms
-        </span>
-      </div>
-      <p className="mt-1 break-all font-mono text-xs text-muted-foreground">{event.workerId}</p>
-      <p className="text-xs text-muted-foreground">
-        <RelativeTime iso={event.startedAt} />
-        {event.error && <span className="text-red-700"> · {event.error}</span>}
-        {event.retryAt && (
-          <>
-            {" "}· retry <RelativeTime iso={event.retryAt} />
-          </>
-        )}
-      </p>
-    </li>
   );
 }

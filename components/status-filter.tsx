@@ -1,19 +1,13 @@
 "use client";
 
 import Link from "next/link";
-import type { StatusCounts } from "@/lib/api";
+import { STATUS_LOOK } from "@/components/status-look";
+import type { StatusCounts } from "@/lib/client/entry-queries";
 import { STATUSES } from "@/lib/stages";
 import { cn } from "@/lib/utils";
 
 type Status = (typeof STATUSES)[number];
 
-const LABEL: Record<Status, string> = {
-  CREATED: "Created",
-  STAGE_1: "Stage 1",
-  STAGE_2: "Stage 2",
-  COMPLETED: "Completed",
-  FAILED: "Failed",
-};
 
 /**
  * "All / Created / … / Failed" with their counts. They filter the list and live in the URL, so they
@@ -31,7 +25,7 @@ export function StatusFilter({
   const total = counts ? Object.values(counts).reduce((a, b) => a + b, 0) : undefined;
   const options: { status: Status | undefined; label: string; count: number | undefined }[] = [
     { status: undefined, label: "All", count: total },
-    ...STATUSES.map((s) => ({ status: s, label: LABEL[s], count: counts?.[s] })),
+    ...STATUSES.map((s) => ({ status: s, label: STATUS_LOOK[s].label, count: counts?.[s] })),
   ];
   return (
     <nav aria-label="Filter by status" className="min-w-0 max-w-full">

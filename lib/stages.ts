@@ -1,7 +1,8 @@
 import type { EntryStatus } from "@/lib/generated/prisma/enums";
 
-// The workflow's state machine: which stage follows which, and the progress it stands for.
-// Everything else (worker, API, UI) asks this file rather than spelling statuses out again.
+// The workflow's state machine: which stage follows which, and the progress it stands for. Shared
+// by the server and the browser. The worker's and the API's SQL take their status lists from it
+// (lib/server/entries/columns.ts), the page its labels and colours from components/status-look.tsx.
 
 export const STATUSES = ["CREATED", "STAGE_1", "STAGE_2", "COMPLETED", "FAILED"] as const satisfies readonly EntryStatus[];
 

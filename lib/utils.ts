@@ -6,5 +6,11 @@ export function cn(...inputs: ClassValue[]) {
   return twMerge(clsx(inputs));
 }
 
-/** A value as JSON carries it: its Date fields become ISO-8601 strings. */
-export type Jsonified<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
+/** A value as JSON carries it: Dates become ISO-8601 strings, at any depth. */
+export type Jsonified<T> = T extends Date
+  ? string
+  : T extends readonly (infer Item)[]
+    ? Jsonified<Item>[]
+    : T extends object
+      ? { [K in keyof T]: Jsonified<T[K]> }
+      : T;

@@ -7,7 +7,6 @@ import { STATUSES } from "@/lib/stages";
 export const TITLE_MAX = 200;
 
 // Control characters (C0, DEL, C1) have no place in a one-line title and break logs and terminals.
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 export const titleSchema = z
@@ -54,16 +53,26 @@ export interface PageCursor {
   id: string;
 }
 
+// base64url without Node's Buffer: this module is the browser's too. A cursor is ASCII.
+const toBase64Url = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const fromBase64Url = (text: string) => {
+  try {
+    return atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    return "";
+  }
+};
+
 /** The cursor for the page after this entry (its createdAt as the ISO string the list reads). */
 export function encodeCursor({ createdAt, id }: { createdAt: string; id: string }): string {
-  return Buffer.from(`${createdAt}|${id}`).toString("base64url");
+  return toBase64Url(`${createdAt}|${id}`);
 }
 
 const cursorSchema = z
   .string()
   .max(200)
   .transform((text, ctx): PageCursor => {
-    const [iso, id] = Buffer.from(text, "base64url").toString("utf8").split("|");
+    const [iso, id] = fromBase64Url(text).split("|");
     const createdAt = new Date(iso ?? "");
     if (!id || Number.isNaN(createdAt.getTime()) || !z.uuid().safeParse(id).success) {
       ctx.addIssue({ code: "custom", message: "cursor is not one this API gave out" });

@@ -12,8 +12,8 @@ const extraArgs = process.argv.slice(3);
 nextEnv.loadEnvConfig(process.cwd(), command === "dev");
 
 const require = createRequire(import.meta.url);
-const { startEmbeddedPostgres } = await import("../lib/embedded-postgres");
-const { migrate } = await import("../lib/migrate");
+const { startEmbeddedPostgres } = await import("./embedded-postgres");
+const { migrate } = await import("../lib/server/migrate");
 
 
 function fail(message: string): never {
@@ -26,7 +26,7 @@ if (!["dev", "build", "start", "worker", "migrate"].includes(command)) {
 }
 
 // lib/config.ts validates the environment as it loads: a bad value stops here with its message.
-const { config, EMBEDDED_DATABASE } = await import("../lib/config").catch((error: Error) => fail(error.message));
+const { config, EMBEDDED_DATABASE } = await import("../lib/server/config").catch((error: Error) => fail(error.message));
 
 if (command === "build") {
   // Building touches no database.
@@ -85,7 +85,7 @@ function nextBin() {
 function runChild(args: string[], env: NodeJS.ProcessEnv, cleanup: () => Promise<void> = async () => {}) {
   const child = spawn(process.execPath, args, { env, stdio: "inherit" });
   // The child gets terminal signals itself (same process group); forward those sent to us alone.
-  // The database is stopped once the child is gone (lib/embedded-postgres.ts removed the package's
+  // The database is stopped once the child is gone (scripts/embedded-postgres.ts removed the package's
   // own exit hooks, which would have ended this process first).
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => child.kill(signal));

@@ -1,7 +1,7 @@
 // `npm run worker`: the stage worker alone, no web server. Run as many as you like, on any host
 // that reaches the database; they share the backlog through row locks and SKIP LOCKED.
-import { config } from "@/lib/config";
-import { logger } from "@/lib/logger";
+import { config } from "@/lib/server/config";
+import { logger } from "@/lib/server/logger";
 import { StageWorker, workerOptionsFromConfig } from "@/lib/server/worker/stage-worker";
 import { stopOnSignals } from "@/lib/server/worker/stop-on-signals";
 

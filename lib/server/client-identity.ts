@@ -1,6 +1,6 @@
 import http from "node:http";
 import net from "node:net";
-import { config } from "@/lib/config";
+import { config } from "@/lib/server/config";
 
 // Who is this client? The one answer every per-client rule uses (the rate limit, idempotency keys).
 //

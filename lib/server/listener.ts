@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
-import { createListenConnection, pool } from "@/lib/db";
-import { logger } from "@/lib/logger";
+import { createListenConnection, pool } from "@/lib/server/db";
+import { logger } from "@/lib/server/logger";
 
 // A dedicated LISTEN connection that knows whether it is heard. Through a transaction-mode pooler
 // (PgBouncer, most managed services) LISTEN "succeeds" on whichever server connection ran it, and the

@@ -1,21 +1,13 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accessibilityProblems, browserAvailable, launchBrowser, watchConsole } from "../helpers/browser";
-import { createTestDatabase } from "../helpers/db";
-import { api, startServer, waitFor, type TestServer } from "../helpers/server";
+import type { Locator, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { accessibilityProblems, browserSuite, watchConsole } from "../helpers/browser";
+import { api, waitFor } from "../helpers/server";
 
 // /entries for people who use a screen reader or only a keyboard: axe-core finds no serious or
 // critical problem in any of its states, and everything works from the keyboard alone.
 
-const runBrowser = browserAvailable();
-const db = await createTestDatabase();
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!runBrowser) return;
-  // Stages that never end while the tests look: entries stay running and locked (Cancel buttons, lock panel).
-  server = await startServer(db.url, { STAGE_DELAY_MS: "600000", RATE_LIMIT_CREATES_PER_MINUTE: "0" });
+// Stages that never end while the tests look: entries stay running and locked (Cancel buttons, lock panel).
+const suite = await browserSuite({ STAGE_DELAY_MS: "600000", RATE_LIMIT_CREATES_PER_MINUTE: "0" }, async ({ db, server }) => {
   await db.pool.query(`
     INSERT INTO "Entry" (title, status, progress, result, error, "createdAt") VALUES
       ('Quarterly report', 'COMPLETED', 100, '{"completedAt": "2026-11-29T08:00:00.000Z", "message": "All stages completed"}', NULL, now() - interval '3 hours'),
@@ -23,16 +15,11 @@ beforeAll(async () => {
       ('Invoice batch', 'STAGE_2', 66, NULL, NULL, now() - interval '1 hour')`);
   await api(server.url, "/api/entries", { method: "POST", json: { title: "Running now" } });
   await waitFor(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE "lockedBy" IS NOT NULL`)).rows[0].n > 0);
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
 });
 
 async function openList(width: number): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
-  await page.goto(`${server.url}/entries`);
+  const page = await suite.browser.newPage({ viewport: { width, height: 900 } });
+  await page.goto(`${suite.server.url}/entries`);
   await page.locator("tr[data-entry-id]", { hasText: "Running now" }).waitFor();
   await page.locator("[data-live=true]").waitFor();
   return page;
@@ -45,6 +32,16 @@ async function focusLandsOn(page: Page, name: string) {
   });
 }
 
+/** With focus on `opener`: Enter opens `dialog`, Escape closes it, and focus comes back to `opener`. */
+async function opensAndEscapes(page: Page, dialog: Locator, opener: string) {
+  await focusLandsOn(page, opener);
+  await page.keyboard.press("Enter");
+  await dialog.waitFor();
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  await focusLandsOn(page, opener);
+}
+
 /** The focused element's text (its label, for an icon button); "<body>" when nothing has focus. */
 const focused = (page: Page) =>
   page.evaluate(() => {
@@ -53,7 +50,7 @@ const focused = (page: Page) =>
     return el.getAttribute("aria-label") ?? el.textContent?.trim() ?? el.tagName;
   });
 
-describe.skipIf(!runBrowser)("accessibility of /entries (axe-core)", () => {
+describe.skipIf(!suite.run)("accessibility of /entries (axe-core)", () => {
   it.each([
     ["the list with data", 1280],
     ["the list on a phone", 390],
@@ -83,7 +80,7 @@ describe.skipIf(!runBrowser)("accessibility of /entries (axe-core)", () => {
   });
 });
 
-describe.skipIf(!runBrowser)("/entries from the keyboard alone", () => {
+describe.skipIf(!suite.run)("/entries from the keyboard alone", () => {
   it("creates an entry, opens and closes every dialog and sheet, focus always somewhere sensible", async () => {
     const page = await openList(1280);
     const problems = watchConsole(page);
@@ -102,31 +99,15 @@ describe.skipIf(!runBrowser)("/entries from the keyboard alone", () => {
     await focusLandsOn(page, "Create Entry"); // back where it started
 
     // Escape closes the dialog, and focus returns to its button.
-    await page.keyboard.press("Enter");
-    await dialog.waitFor();
-    await page.keyboard.press("Escape");
-    await dialog.waitFor({ state: "detached" });
-    await focusLandsOn(page, "Create Entry");
+    await opensAndEscapes(page, page.getByRole("dialog", { name: "Create entry" }), "Create Entry");
 
     // The entry's detail sheet: Tab to its title, open, Escape.
     for (let i = 0; i < 40 && (await focused(page)) !== "Typed at the keyboard"; i++) await page.keyboard.press("Tab");
-    await focusLandsOn(page, "Typed at the keyboard");
-    await page.keyboard.press("Enter");
-    const sheet = page.getByRole("dialog", { name: "Typed at the keyboard" });
-    await sheet.waitFor();
-    await page.keyboard.press("Escape");
-    await sheet.waitFor({ state: "detached" });
-    await focusLandsOn(page, "Typed at the keyboard");
+    await opensAndEscapes(page, page.getByRole("dialog", { name: "Typed at the keyboard" }), "Typed at the keyboard");
 
     // Its Cancel confirmation: Tab to the row's Cancel button, open, Escape.
     await page.keyboard.press("Tab");
-    await focusLandsOn(page, "Cancel Typed at the keyboard");
-    await page.keyboard.press("Enter");
-    const confirm = page.getByRole("alertdialog", { name: "Cancel this entry?" });
-    await confirm.waitFor();
-    await page.keyboard.press("Escape");
-    await confirm.waitFor({ state: "detached" });
-    await focusLandsOn(page, "Cancel Typed at the keyboard");
+    await opensAndEscapes(page, page.getByRole("alertdialog", { name: "Cancel this entry?" }), "Cancel Typed at the keyboard");
     expect(problems).toEqual([]);
   });
 });

@@ -1,35 +1,23 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browserAvailable, launchBrowser, screenshot, watchConsole } from "../helpers/browser";
-import { createTestDatabase } from "../helpers/db";
-import { startServer, type TestServer } from "../helpers/server";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { browserSuite, screenshot, watchConsole } from "../helpers/browser";
+import { startServer } from "../helpers/server";
 
 // /entries in real Chromium, on a production build with a real database and the real worker.
 
-const runBrowser = browserAvailable();
-const db = await createTestDatabase();
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!runBrowser) return;
-  // Stages twice as long as the 2 s poll, so the page shows each one even when it polls.
-  server = await startServer(db.url, { STAGE_DELAY_MS: "4000" });
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+// Stages twice as long as the 2 s poll, so the page shows each one even when it polls.
+const STAGE_ENV = { STAGE_DELAY_MS: "4000" };
+const suite = await browserSuite(STAGE_ENV);
+const { db } = suite;
 
 async function openPage(width = 1280): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  const page = await suite.browser.newPage({ viewport: { width, height: 900 } });
   const problems = watchConsole(page);
-  await page.goto(`${server.url}/entries`);
+  await page.goto(`${suite.server.url}/entries`);
   return { page, problems };
 }
 
-describe.skipIf(!runBrowser)("/entries in Chromium", () => {
+describe.skipIf(!suite.run)("/entries in Chromium", () => {
   it("creates an entry through the dialog and shows it advance to COMPLETED, live", async () => {
     const { page, problems } = await openPage();
     await page.getByText("No entries yet").waitFor();
@@ -88,12 +76,12 @@ describe.skipIf(!runBrowser)("/entries in Chromium", () => {
     const { page, problems } = await openPage();
     await page.locator("tr[data-entry-id]").first().waitFor();
     await page.locator("[data-live=true]").waitFor(); // the SSE stream is connected
-    await server.stop();
+    await suite.server.stop();
     await page.getByText("Connection lost, retrying").waitFor({ timeout: 15_000 });
     await page.locator("[data-live=false]").waitFor(); // fell back to polling
     expect(await page.locator("tr[data-entry-id]").count()).toBe(1);
 
-    server = await startServer(db.url, { STAGE_DELAY_MS: "4000" }, server.port);
+    suite.server = await startServer(db.url, STAGE_ENV, suite.server.port);
     await page.getByText("Connection lost, retrying").waitFor({ state: "detached", timeout: 15_000 });
     await page.locator("[data-live=true]").waitFor({ timeout: 15_000 }); // and the stream resumed
     // Only the expected network errors of the outage were logged.

@@ -2,6 +2,9 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+import { createTestDatabase } from "./db";
+import { startServer, type TestServer } from "./server";
 
 // Browser tests drive Debian's Chromium through playwright-core (no browser download).
 
@@ -73,4 +76,32 @@ export async function accessibilityProblems(page: Page, label: string): Promise<
   const minor = findings.filter((f) => f.impact === "minor" || f.impact === "moderate");
   if (minor.length) console.log(`[axe: ${label}] minor and moderate findings:\n${minor.map((f) => `  ${f.impact} ${f.rule}: ${f.help} (${f.targets.join(", ")})`).join("\n")}`);
   return findings.filter((f) => f.impact === "serious" || f.impact === "critical");
+}
+
+export interface BrowserSuite {
+  /** False when Chromium is missing outside CI: the file's describe blocks skip. */
+  run: boolean;
+  db: Awaited<ReturnType<typeof createTestDatabase>>;
+  /** The production server under test (a test may replace it, e.g. after stopping it). */
+  server: TestServer;
+  browser: Browser;
+}
+
+/**
+ * A browser test file's fixtures: its own database, a production server on it with `env`, and a
+ * Chromium; `prepare` runs once the server is up. Both are stopped when the file's tests end.
+ */
+export async function browserSuite(env: Record<string, string>, prepare?: (suite: BrowserSuite) => Promise<void>): Promise<BrowserSuite> {
+  const suite = { run: browserAvailable(), db: await createTestDatabase() } as BrowserSuite;
+  beforeAll(async () => {
+    if (!suite.run) return;
+    suite.server = await startServer(suite.db.url, env);
+    await prepare?.(suite);
+    suite.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await suite.browser?.close();
+    await suite.server?.stop();
+  });
+  return suite;
 }

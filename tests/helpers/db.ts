@@ -5,7 +5,7 @@ import { afterAll, inject } from "vitest";
 /**
  * A fresh, migrated database for the calling test file, copied from the template that the global
  * setup migrated. Sets process.env.DATABASE_URL so that app modules imported *afterwards*
- * (`await import("@/lib/entries")`) use it. Dropped when the file's tests end.
+ * (`await import("@/lib/server/entries/…")`) use it. Dropped when the file's tests end.
  */
 export async function createTestDatabase(): Promise<{ url: string; pool: pg.Pool }> {
   const adminUrl = inject("pgAdminUrl");

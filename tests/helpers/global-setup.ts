@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres } from "@/lib/embedded-postgres";
-import { migrate } from "@/lib/migrate";
+import { startEmbeddedPostgres } from "@/scripts/embedded-postgres";
+import { migrate } from "@/lib/server/migrate";
 import { freePort } from "./ports";
 
 // Starts one throwaway PostgreSQL (unless TEST_DATABASE_URL names a server to use), migrates a

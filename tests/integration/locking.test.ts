@@ -4,7 +4,7 @@ import { createTestDatabase } from "../helpers/db";
 // The spec's lockedBy/lockedAt rules, exercised against real PostgreSQL with many connections.
 
 const db = await createTestDatabase();
-const { createEntry } = await import("@/lib/entries");
+const { createEntry } = await import("@/lib/server/entries/create");
 const { claimEntry, advanceEntries, failStage, recordedBy } = await import("@/lib/server/worker/queries");
 
 const TTL = 60_000;

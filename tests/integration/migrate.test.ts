@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { migrate, readMigrations } from "@/lib/migrate";
+import { migrate, readMigrations } from "@/lib/server/migrate";
 
 // The offline migration runner: Prisma's bookkeeping, idempotence, a lock against concurrent
 // runs, and a schema that the generated client can fully read and write.

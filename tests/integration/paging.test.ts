@@ -114,7 +114,7 @@ describe("batched claims", () => {
 
 describe("the list's rows, read as the JSON text they are sent as", () => {
   it("give every timestamp exactly as pg's Date parsing would, in any session time zone", async () => {
-    const { isoTextSql } = await import("@/lib/entries");
+    const { isoTextSql } = await import("@/lib/server/entries/columns");
     const client = await db.pool.connect();
     try {
       for (const zone of ["UTC", "Asia/Kolkata", "America/St_Johns", "Pacific/Chatham", "America/Los_Angeles"]) {

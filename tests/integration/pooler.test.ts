@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "@/lib/migrate";
+import { migrate } from "@/lib/server/migrate";
 import { createTestDatabase } from "../helpers/db";
 import { pgbouncerAvailable, startPgBouncer, type PgBouncer } from "../helpers/pgbouncer";
 import { api, startServer, waitFor, type TestServer } from "../helpers/server";

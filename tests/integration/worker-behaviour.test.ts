@@ -8,7 +8,7 @@ import { auditExecutions, insertBacklog, reclaimsLogged, startWorkerProcess } fr
 
 const db = await createTestDatabase();
 const { StageWorker, workerOptionsFromConfig } = await import("@/lib/server/worker/stage-worker");
-const { createEntry } = await import("@/lib/entries");
+const { createEntry } = await import("@/lib/server/entries/create");
 
 const workers: InstanceType<typeof StageWorker>[] = [];
 let started = 0;

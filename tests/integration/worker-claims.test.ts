@@ -8,7 +8,8 @@ import { waitFor } from "../helpers/server";
 
 const db = await createTestDatabase();
 const { StageWorker, workerOptionsFromConfig } = await import("@/lib/server/worker/stage-worker");
-const { createEntry, updateEntry } = await import("@/lib/entries");
+const { createEntry } = await import("@/lib/server/entries/create");
+const { updateEntry } = await import("@/lib/server/entries/update");
 
 const workers: InstanceType<typeof StageWorker>[] = [];
 afterEach(async () => {

@@ -11,7 +11,7 @@ const db = await createTestDatabase();
 
 const countWhere = async (condition: string) =>
   (await db.pool.query(`SELECT count(*)::int AS n FROM "Entry" WHERE ${condition}`)).rows[0].n as number;
-const allFinished = () => waitFor(async () => (await countWhere(`status NOT IN ('COMPLETED', 'FAILED')`)) === 0, 60_000, 100);
+const allFinished = () => waitFor(async () => (await countWhere(`status NOT IN ('COMPLETED', 'FAILED')`)) === 0, 60_000, 100, "every entry finished");
 const createMany = (server: TestServer, n: number, prefix: string) =>
   Promise.all(
     Array.from({ length: n }, (_, i) =>
@@ -22,17 +22,17 @@ const createMany = (server: TestServer, n: number, prefix: string) =>
   );
 
 describe("bursts of creates", () => {
-  it("finish every entry with no lock ever reclaimed: web worker plus two standalone workers", { timeout: 120_000 }, async () => {
+  it("finish every entry with no lock ever reclaimed: web worker plus two standalone workers", { timeout: 240_000 }, async () => {
     const env = { STAGE_DELAY_MS: "100" };
     const server = await startServer(db.url, { ...env, RATE_LIMIT_CREATES_PER_MINUTE: "0" });
     const workers = [startWorkerProcess(db.url, env), startWorkerProcess(db.url, env)];
     try {
-      await waitFor(async () => (await api(server.url, "/api/health/ready")).body.detail.liveWorkers.length === 3, 20_000, 100);
+      await waitFor(async () => (await api(server.url, "/api/health/ready")).body.detail.liveWorkers.length === 3, 60_000, 100, "three live workers");
       // Three bursts, each landing while the previous one is in full flight.
       await createMany(server, 150, "burst a");
-      await waitFor(async () => (await countWhere(`status = 'STAGE_2'`)) > 0, 20_000, 20);
+      await waitFor(async () => (await countWhere(`status = 'STAGE_2'`)) > 0, 60_000, 20, "the first burst in stage 2");
       await createMany(server, 150, "burst b");
-      await waitFor(async () => (await countWhere(`status = 'COMPLETED'`)) > 0, 20_000, 20);
+      await waitFor(async () => (await countWhere(`status = 'COMPLETED'`)) > 0, 60_000, 20, "a first completion");
       await createMany(server, 150, "burst c");
       // Far below the TTL: an entry frozen by a leaked lock would still be waiting.
       await allFinished();

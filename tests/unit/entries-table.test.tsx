@@ -1,13 +1,11 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render as rtlRender, screen } from "@testing-library/react";
+import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { EntriesTable } from "@/components/entries-table";
-import type { EntryJson } from "@/lib/api";
+import { EntryActions } from "@/components/entry-actions";
+import type { EntryJson } from "@/lib/client/entry-queries";
 
-// Row actions (retry, cancel) use React Query, so the table renders inside a provider.
-const render = (ui: React.ReactElement) =>
-  rtlRender(<QueryClientProvider client={new QueryClient()}>{ui}</QueryClientProvider>);
 
 const entry = (over: Partial<EntryJson>): EntryJson => ({
   id: crypto.randomUUID(),
@@ -21,6 +19,7 @@ const entry = (over: Partial<EntryJson>): EntryJson => ({
   attempts: 0,
   version: 0,
   cancelRequestedAt: null,
+  lock: null,
   runAt: new Date().toISOString(),
   createdAt: new Date(Date.now() - 60_000).toISOString(),
   updatedAt: new Date().toISOString(),
@@ -79,12 +78,16 @@ describe("EntriesTable", () => {
 
   it("offers Retry for a failed entry and Cancel for a running one, asking first", async () => {
     const fetchSpy = vi.spyOn(globalThis, "fetch");
+    // Row actions come in as a prop, as the page passes them; they mutate, so they need React Query.
     render(
-      <EntriesTable
-        entries={[entry({ title: "broken", status: "FAILED" }), entry({ title: "running", status: "STAGE_1", progress: 33 })]}
-        isLoading={false}
-        error={null}
-      />,
+      <QueryClientProvider client={new QueryClient()}>
+        <EntriesTable
+          entries={[entry({ title: "broken", status: "FAILED" }), entry({ title: "running", status: "STAGE_1", progress: 33 })]}
+          isLoading={false}
+          error={null}
+          renderActions={(e) => <EntryActions entry={e} />}
+        />
+      </QueryClientProvider>,
     );
     expect(screen.queryByRole("button", { name: "Cancel broken" })).toBeNull();
     expect(screen.queryByRole("button", { name: "Retry running" })).toBeNull();

@@ -18,9 +18,9 @@ async function cliDatasourceUrl(files: Record<string, string>, env: Record<strin
   const dir = mkdtempSync(path.join(tmpdir(), "aw-prisma-config-"));
   scratch.push(dir);
   symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-  mkdirSync(path.join(dir, "lib"));
+  mkdirSync(path.join(dir, "lib", "server"), { recursive: true });
   copyFileSync(path.join(ROOT, "prisma.config.ts"), path.join(dir, "prisma.config.ts"));
-  copyFileSync(path.join(ROOT, "lib", "config.ts"), path.join(dir, "lib", "config.ts"));
+  copyFileSync(path.join(ROOT, "lib", "server", "config.ts"), path.join(dir, "lib", "server", "config.ts"));
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
   const script = `const { loadConfigFromFile } = await import("@prisma/config");
     const r = await loadConfigFromFile({ configRoot: process.cwd() });

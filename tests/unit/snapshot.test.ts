@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { visibleIn } from "@/lib/entries";
+import { visibleIn } from "@/lib/server/entries/changes";
 
 // PostgreSQL's visibility rule for a pg_snapshot's text, `xmin:xmax:xip,…`, as the live feed applies it.
 describe("visibleIn", () => {

@@ -1,10 +1,6 @@
-import { errorResponse, notFound } from "@/lib/errors";
+import { notFound } from "@/lib/server/api-error";
+import { errorResponse } from "@/lib/server/http";
 
 // Any other /api path – 404 in the API's error envelope rather than the HTML not-found page
-const answer = async () => errorResponse(notFound("No such API endpoint"));
-
-export const GET = answer;
-export const POST = answer;
-export const PUT = answer;
-export const PATCH = answer;
-export const DELETE = answer;
+const noSuchEndpoint = async () => errorResponse(notFound("No such API endpoint"));
+export { noSuchEndpoint as GET, noSuchEndpoint as POST, noSuchEndpoint as PUT, noSuchEndpoint as PATCH, noSuchEndpoint as DELETE };

@@ -1,17 +1,18 @@
-import { after, NextResponse, type NextRequest } from "next/server";
-import { createEntry, currentLockRule, entryJson, listChangedSince, listEntries, toEntryJson } from "@/lib/entries";
-import { methodNotAllowed, withErrors } from "@/lib/errors";
-import { jsonWithEtag, readJson, searchParamsOf } from "@/lib/http";
-import { limitCreates } from "@/lib/rate-limit";
+import { NextResponse, type NextRequest } from "next/server";
+import { createEntry } from "@/lib/server/entries/create";
+import { currentLockRule, entryJson, toEntryJson } from "@/lib/server/entries/json";
+import { listEntries } from "@/lib/server/entries/list";
+import { listChangedSince } from "@/lib/server/entries/reads";
+import { handToWorker, jsonWithEtag, methodNotAllowed, readJson, searchParamsOf, withErrors } from "@/lib/server/http";
+import { limitCreates } from "@/lib/server/rate-limit";
 import { createEntrySchema, listEntriesQuerySchema } from "@/lib/validation";
-import { getInProcessWorker } from "@/lib/server/worker/in-process";
 
 // POST /api/entries – create an entry; processing starts right after the response is sent
 export const POST = withErrors(async (req: NextRequest) => {
   await limitCreates(req);
   const { title } = await readJson(req, createEntrySchema);
   const entry = await createEntry(title);
-  after(() => getInProcessWorker()?.processEntry(entry.id));
+  handToWorker(entry.id);
   return NextResponse.json(await entryJson(entry), { status: 201 });
 });
 
@@ -35,6 +36,5 @@ export const GET = withErrors(async (req: NextRequest) => {
   return jsonWithEtag(req, { ...page, entries: page.entries.map((e) => toEntryJson(e, rule)) });
 });
 
-export const PATCH = methodNotAllowed(["GET", "POST"]);
-export const PUT = PATCH;
-export const DELETE = PATCH;
+const notAllowed = methodNotAllowed(["GET", "POST"]);
+export { notAllowed as PATCH, notAllowed as PUT, notAllowed as DELETE };

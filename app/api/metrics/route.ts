@@ -1,7 +1,7 @@
 import type { NextRequest } from "next/server";
-import { requireMetricsToken } from "@/lib/auth";
-import { withErrors } from "@/lib/errors";
-import { metrics } from "@/lib/metrics";
+import { requireMetricsToken } from "@/lib/server/auth";
+import { withErrors } from "@/lib/server/http";
+import { metrics } from "@/lib/server/metrics";
 
 // GET /api/metrics – Prometheus text format (bearer METRICS_TOKEN when set)
 export const GET = withErrors(async (req: NextRequest) => {

@@ -1,5 +1,5 @@
-import { config } from "@/lib/config";
-import { logger } from "@/lib/logger";
+import { config } from "@/lib/server/config";
+import { logger } from "@/lib/server/logger";
 import { StageWorker, workerOptionsFromConfig } from "@/lib/server/worker/stage-worker";
 import { stopOnSignals } from "@/lib/server/worker/stop-on-signals";
 

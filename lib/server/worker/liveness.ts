@@ -1,4 +1,4 @@
-import { pool } from "@/lib/db";
+import { pool } from "@/lib/server/db";
 
 // Which worker processes are alive. Every worker writes its row in "Worker" every
 // WORKER_ALIVE_INTERVAL_MS; a holder whose row says it stopped, or that has not written it for

@@ -1,6 +1,7 @@
-import { pool } from "@/lib/db";
+import { pool } from "@/lib/server/db";
 import type { EntryStatus } from "@/lib/generated/prisma/enums";
 import { CANCELLED_ERROR } from "@/lib/stages";
+import { ACTIVE_STATUSES_SQL } from "@/lib/server/entries/columns";
 import { lockIsFreeSql } from "@/lib/server/worker/liveness";
 
 // The worker's statements, one function each, SQL in plain sight (as graphile-worker keeps its
@@ -30,7 +31,7 @@ export interface ClaimedEntry {
   cancelRequested: boolean;
 }
 
-const RUNNABLE = `e.status IN ('CREATED', 'STAGE_1', 'STAGE_2') AND e."runAt" <= now()`;
+const RUNNABLE = `e.status IN ${ACTIVE_STATUSES_SQL} AND e."runAt" <= now()`;
 
 /**
  * Claims up to `limit` due entries in one statement (only entry `id`, when given: the spec's

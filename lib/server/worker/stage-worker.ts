@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
-import { config } from "@/lib/config";
-import { logger } from "@/lib/logger";
-import { metrics } from "@/lib/metrics";
+import { config } from "@/lib/server/config";
+import { logger } from "@/lib/server/logger";
+import { metrics } from "@/lib/server/metrics";
 import { isRetryableDbError } from "@/lib/server/db-errors";
 import { Listener } from "@/lib/server/listener";
 import { WORKER_ALIVE_INTERVAL_MS, pruneWorkers, recordWorkerAlive, recordWorkerStopped } from "@/lib/server/worker/liveness";
@@ -96,6 +96,8 @@ interface Claim {
   entries: ClaimedEntry[];
   /** Set when the final writes start: they release the locks themselves, so a heartbeat then finding them gone means nothing. */
   finishing: boolean;
+  /** Entries whose stage was recorded as failed (including advances that failed and fell back to that). */
+  failed: Set<string>;
 }
 
 type StageOutcome = "done" | "interrupted" | Error;
@@ -247,7 +249,7 @@ export class StageWorker {
       this.reserved -= want;
     }
     if (entries.length === 0) return null;
-    const claim: Claim = { token, entries, finishing: false };
+    const claim: Claim = { token, entries, finishing: false, failed: new Set() };
     this.noteReclaims(entries);
     if (!this.running) {
       // Stopped while the claim was on its way: hand the entries straight back.
@@ -260,7 +262,7 @@ export class StageWorker {
 
   /** Runs the current stage of every entry of a claim, then writes the outcomes. Never rejects. */
   private async runClaim(claim: Claim): Promise<string[]> {
-    const beat = setInterval(() => void this.refreshLocks(claim), Math.max(50, this.options.lockTtlMs / 3));
+    const beat = setInterval(() => void this.keepLocksFresh(claim), Math.max(50, this.options.lockTtlMs / 3));
     try {
       const outcomes = await Promise.all(claim.entries.map((e) => this.performStage(e).catch(asError)));
       claim.finishing = true;
@@ -280,7 +282,7 @@ export class StageWorker {
         ...failures,
       ]);
       await this.options.hooks?.afterWrites?.(advanced);
-      this.report(advances, new Set(advanced));
+      this.report(advances.filter((a) => !claim.failed.has(a.entry.id)), new Set(advanced));
       return advanced;
     } catch (error) {
       // A bug, or writes abandoned at shutdown. Either way, never leave a lock to the TTL in silence.
@@ -361,6 +363,7 @@ export class StageWorker {
         (await failStage(claim.token, { entry, message, retryDelayMs: delay })) ||
         (again && (await recordedBy(claim.token, [entry])).has(entry.id)),
     );
+    if (written) claim.failed.add(entry.id);
     const stage = nextStatus(entry.status) ?? entry.status;
     const outcome = written ? "failed" : "lock_lost";
     metrics.stageAttempts.inc({ stage, outcome });
@@ -395,7 +398,7 @@ export class StageWorker {
   }
 
   /** Keeps a claim's locks fresh while its stages run (they may outlast the TTL). */
-  private async refreshLocks(claim: Claim) {
+  private async keepLocksFresh(claim: Claim) {
     if (claim.finishing) return;
     const mine = claim.entries.filter((e) => this.held.get(e.id) === claim).map((e) => e.id);
     const still = await refreshLocks(claim.token, mine).catch(() => null);

@@ -1,5 +1,5 @@
-import { pool } from "@/lib/db";
-import { logger } from "@/lib/logger";
+import { pool } from "@/lib/server/db";
+import { logger } from "@/lib/server/logger";
 import type { StageWorker } from "@/lib/server/worker/stage-worker";
 
 // Ctrl-C reaches a process twice within milliseconds (from the terminal, and again from a parent

@@ -1,6 +1,6 @@
 import type { NextRequest } from "next/server";
-import { currentLockRule, toEntryJson } from "@/lib/entries";
-import { entryChangeFeed, type FeedEvent } from "@/lib/live";
+import { currentLockRule, toEntryJson } from "@/lib/server/entries/json";
+import { entryChangeFeed, type FeedEvent } from "@/lib/server/live-feed";
 
 export const dynamic = "force-dynamic";
 

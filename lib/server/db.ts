@@ -1,5 +1,5 @@
 import pg from "pg";
-import { config } from "@/lib/config";
+import { config } from "@/lib/server/config";
 
 // The one place that makes database clients: one pg pool per process for every query (SQL written
 // out, see lib/entries.ts for why not Prisma's client), and LISTEN connections beside it. Cached on globalThis, so that neither Next's

@@ -1,5 +1,5 @@
 import client from "prom-client";
-import { entryStats } from "@/lib/entries";
+import { entryStats } from "@/lib/server/entries/stats";
 
 // Prometheus metrics (GET /api/metrics). Entry counts, queue depth and the oldest waiting entry are
 // read from the database at scrape time, so every web process reports the same truth. Stage

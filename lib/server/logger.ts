@@ -1,6 +1,6 @@
 import pino from "pino";
 import pretty from "pino-pretty";
-import { config } from "@/lib/config";
+import { config } from "@/lib/server/config";
 
 // Structured JSON logs (one object a line) in production; readable lines in development.
 // pino-pretty runs as a synchronous stream, not a worker-thread transport, so it survives bundling.

@@ -1,6 +1,7 @@
+import "server-only";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
-import { config } from "@/lib/config";
-import { ApiError } from "@/lib/errors";
+import { config } from "@/lib/server/config";
+import { ApiError } from "@/lib/server/api-error";
 import { clientAddress } from "@/lib/server/client-identity";
 
 // Per-client limit on creates, kept in this process's memory (each web process counts on its own;

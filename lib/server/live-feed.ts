@@ -1,5 +1,6 @@
-import { logger } from "@/lib/logger";
-import { currentSnapshot, readChanges, visibleIn, type EntryRow } from "@/lib/entries";
+import { logger } from "@/lib/server/logger";
+import { currentSnapshot, readChanges, visibleIn } from "@/lib/server/entries/changes";
+import type { EntryRow } from "@/lib/server/entries/columns";
 import { Listener, type ListenState } from "@/lib/server/listener";
 
 // The live feed behind GET /api/entries/stream: one per web process, shared by all its SSE clients.

@@ -1,6 +1,7 @@
-import { pool } from "@/lib/db";
-import { entryChangeFeed, type LiveMode } from "@/lib/live";
-import { readMigrations } from "@/lib/migrate";
+import "server-only";
+import { pool } from "@/lib/server/db";
+import { entryChangeFeed, type LiveMode } from "@/lib/server/live-feed";
+import { readMigrations } from "@/lib/server/migrate";
 import { liveWorkerIds } from "@/lib/server/worker/liveness";
 
 export interface Readiness {

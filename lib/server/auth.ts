@@ -1,6 +1,7 @@
+import "server-only";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { config } from "@/lib/config";
-import { ApiError } from "@/lib/errors";
+import { config } from "@/lib/server/config";
+import { ApiError } from "@/lib/server/api-error";
 
 // Bearer tokens: INTERNAL_API_TOKEN guards the internal PATCH /api/entries/:id (for operators and
 // tools), METRICS_TOKEN optionally guards /api/metrics (for the scraper).

@@ -1,0 +1,30 @@
+// The browser's one way to call the API: JSON in, JSON out, errors as ApiRequestError carrying the
+// API's error envelope. Components never call fetch themselves (they use lib/client/entry-queries.ts).
+
+/** An error answered by the API, in its `{ error: { code, message, details } }` envelope. */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+export async function apiFetch<T>(path: string, init?: RequestInit): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers: { accept: "application/json", ...init?.headers } });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") throw error;
+    throw new ApiRequestError(0, "network_error", "Could not reach the server");
+  }
+  const body = await res.json().catch(() => null);
+  if (!res.ok) {
+    const error = body?.error;
+    throw new ApiRequestError(res.status, error?.code ?? "http_error", error?.message ?? `Request failed (${res.status})`, error?.details);
+  }
+  return body as T;
+}
