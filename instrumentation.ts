@@ -13,4 +13,6 @@ export async function register() {
   // The live feed listens from the start, so readiness can tell how live updates reach this server.
   const { entryChangeFeed } = await import("@/lib/server/live-feed");
   entryChangeFeed.start();
+  const { startPruningIdempotencyKeys } = await import("@/lib/server/idempotency");
+  startPruningIdempotencyKeys();
 }

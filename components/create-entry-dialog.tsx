@@ -1,6 +1,6 @@
 "use client";
 
-import { useId, useState } from "react";
+import { useId, useRef, useState } from "react";
 import { Loader2, Plus } from "lucide-react";
 import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
@@ -15,7 +15,7 @@ import {
 } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
-import { ApiRequestError } from "@/lib/client/api-fetch";
+import { ApiRequestError, newIdempotencyKey } from "@/lib/client/api-fetch";
 import { useCreateEntry } from "@/lib/client/entry-queries";
 import { TITLE_MAX, titleSchema } from "@/lib/validation";
 
@@ -31,6 +31,9 @@ export function CreateEntryDialog({ open, onOpenChange }: CreateEntryDialogProps
   const [formError, setFormError] = useState<string | null>(null);
   const [touched, setTouched] = useState(false);
   const createEntry = useCreateEntry();
+  // One Idempotency-Key per submission: kept while the same title is sent again (the first
+  // attempt may have created it with the answer lost), new for a new title.
+  const submission = useRef<{ title: string; key: string } | null>(null);
   const errorId = useId();
   const inputId = useId();
 
@@ -44,6 +47,7 @@ export function CreateEntryDialog({ open, onOpenChange }: CreateEntryDialogProps
     setFieldError(null);
     setFormError(null);
     setTouched(false);
+    submission.current = null;
     createEntry.reset();
   };
 
@@ -54,8 +58,10 @@ export function CreateEntryDialog({ open, onOpenChange }: CreateEntryDialogProps
     setFieldError(problem);
     setFormError(null);
     if (problem || createEntry.isPending) return;
+    const trimmed = title.trim();
+    if (submission.current?.title !== trimmed) submission.current = { title: trimmed, key: newIdempotencyKey() };
     createEntry.mutate(
-      { title: title.trim() },
+      { title: trimmed, key: submission.current.key },
       {
         onSuccess: (entry) => {
           toast.success("Entry created", { description: entry.title });

@@ -101,3 +101,12 @@ export const listEntriesQuerySchema = z
   .refine((q) => !(q.cursor && q.offset > 0), "Give either cursor or offset, not both")
   .refine((q) => !(q.updatedSince && (q.cursor || q.offset > 0)), "updatedSince pages by time, not by cursor or offset");
 export type ListEntriesQuery = z.infer<typeof listEntriesQuerySchema>;
+
+/**
+ * The Idempotency-Key header of a create, retry or cancel: 1–255 printable ASCII characters (a
+ * UUID per request is the usual choice). A repeat with the same key gets the first answer.
+ */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,255}$/, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+  .refine((key) => key.trim() === key, "Idempotency-Key must not start or end with a space");

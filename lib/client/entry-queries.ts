@@ -2,7 +2,7 @@
 
 import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { EntryStatus } from "@/lib/generated/prisma/enums";
-import { apiFetch } from "@/lib/client/api-fetch";
+import { ApiRequestError, apiFetch } from "@/lib/client/api-fetch";
 import type { toEntryJson } from "@/lib/server/entries/json";
 import type { EntryPage } from "@/lib/server/entries/list";
 import type { StageExecutionRow } from "@/lib/server/entries/reads";
@@ -79,15 +79,22 @@ export function useStageExecutions(id: string | null) {
   });
 }
 
+/**
+ * POST /api/entries with an Idempotency-Key: one key per submission (the caller keeps it while the
+ * same title is resubmitted), so a double click, or a request retried after a dropped connection,
+ * never makes a second entry. Requests that never got an answer are retried twice with that key.
+ */
 export function useCreateEntry() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (input: CreateEntryInput) =>
+    mutationFn: ({ key, ...input }: CreateEntryInput & { key: string }) =>
       apiFetch<EntryJson>("/api/entries", {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", "idempotency-key": key },
         body: JSON.stringify(input),
       }),
+    retry: (failures, error) => failures < 2 && error instanceof ApiRequestError && error.status === 0,
+    retryDelay: (failures) => 300 * 2 ** failures,
     onSuccess: (entry) => {
       // Show the new entry at once on an unfiltered first page, then let the server's answer replace it.
       queryClient.setQueriesData<EntryPageJson>({ queryKey: entryKeys.lists }, (page) =>

@@ -15,6 +15,7 @@ export type ErrorCode =
   | "conflict"
   | "precondition_failed"
   | "rate_limited"
+  | "idempotency_key_reused"
   | "internal_error";
 
 export class ApiError extends Error {
@@ -26,6 +27,11 @@ export class ApiError extends Error {
     readonly headers?: Record<string, string>,
   ) {
     super(message);
+  }
+
+  /** The body every error answers with: { "error": { "code", "message", "details"? } }. */
+  envelope() {
+    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
   }
 }
 

@@ -23,6 +23,9 @@ const clients = (globalForDb.db ??= createClients());
 
 export const { pool } = clients;
 
+/** The pool, or one client of it inside a transaction: what the data functions run their SQL on. */
+export type Queryable = Pick<pg.Pool, "query">;
+
 /**
  * A connection of its own, outside the pool, for LISTEN: it must stay open and be one session, so
  * it goes to DIRECT_URL when set (a transaction-mode pooler in DATABASE_URL would hand the LISTEN to

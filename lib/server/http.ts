@@ -3,8 +3,10 @@ import { createHash } from "node:crypto";
 import { after, NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { ApiError } from "@/lib/server/api-error";
+import type { Queryable } from "@/lib/server/db";
 import type { Entry } from "@/lib/server/entries/columns";
 import { entryJson } from "@/lib/server/entries/json";
+import { idempotentRequest, once, type Outcome } from "@/lib/server/idempotency";
 import { getInProcessWorker } from "@/lib/server/worker/in-process";
 import { entryIdSchema } from "@/lib/validation";
 
@@ -26,8 +28,12 @@ export function errorResponse(error: unknown): NextResponse {
 }
 
 function jsonError(e: ApiError) {
-  const body = { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } };
-  return NextResponse.json(body, { status: e.status, headers: e.headers });
+  return NextResponse.json(e.envelope(), { status: e.status, headers: e.headers });
+}
+
+/** The answer of an idempotent request: its status and body, marked when replayed from a kept one. */
+export function answer({ status, body, replayed }: Outcome) {
+  return NextResponse.json(body, { status, headers: replayed ? { "Idempotent-Replayed": "true" } : undefined });
 }
 
 /** Wraps a route handler so that whatever it throws is answered in the one error envelope. */
@@ -139,14 +145,18 @@ export function jsonWithEtag(req: Request, body: unknown, init: { status?: numbe
 }
 
 /**
- * POST /api/entries/:id/<operation>: runs it on the route's entry and answers the entry as it left
- * it. `resumes`: the operation can make the entry runnable again (retry, release), so it is handed
- * to this process's worker at once.
+ * POST /api/entries/:id/<operation>: runs it on the route's entry, once per Idempotency-Key, and
+ * answers the entry as it left it. `resumes`: the operation can make the entry runnable again
+ * (retry, release), so it is handed to this process's worker at once.
  */
-export function entryOperation(operation: (id: string) => Promise<Entry>, { resumes }: { resumes: boolean }) {
-  return withErrors(async (_req: Request, context: EntryRouteContext) => {
-    const entry = await operation(await entryIdFrom(context));
-    if (resumes) handToWorker(entry.id);
-    return NextResponse.json(await entryJson(entry));
+export function entryOperation(operation: (id: string, db: Queryable) => Promise<Entry>, { resumes }: { resumes: boolean }) {
+  return withErrors(async (req: Request, context: EntryRouteContext) => {
+    const id = await entryIdFrom(context);
+    const outcome = await once(idempotentRequest(req), async (db) => {
+      const entry = await operation(id, db);
+      if (resumes) handToWorker(entry.id);
+      return { status: 200, body: await entryJson(entry) };
+    });
+    return answer(outcome);
   });
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
+import { conformsToOpenApi } from "./openapi";
 import { freePort } from "./ports";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -67,7 +68,7 @@ export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> 
   });
 }
 
-/** fetch + JSON, returning the status too. */
+/** fetch + JSON, returning the status too; every answer is checked against the server's OpenAPI document. */
 export async function api(base: string, pathname: string, init: RequestInit & { json?: unknown } = {}) {
   const { json, ...rest } = init;
   const res = await fetch(`${base}${pathname}`, {
@@ -82,6 +83,7 @@ export async function api(base: string, pathname: string, init: RequestInit & { 
   } catch {
     body = text;
   }
+  await conformsToOpenApi(base, rest.method ?? "GET", pathname, res.status, res.headers.get("content-type") ?? "", body);
   return { status: res.status, body, headers: res.headers };
 }
 
@@ -131,7 +133,11 @@ export function requestFrom(
           try {
             parsed = text ? JSON.parse(text) : null;
           } catch {}
-          resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
+          const answer = { status: res.statusCode!, headers: res.headers, body: parsed };
+          conformsToOpenApi(new URL(url).origin, init.method ?? "GET", url, answer.status, String(res.headers["content-type"] ?? ""), parsed).then(
+            () => resolve(answer),
+            reject,
+          );
         });
       },
     );

@@ -91,6 +91,8 @@ const forwardedFor = fc.option(
   { nil: undefined },
 );
 const realIp = fc.option(fc.oneof(address, text.map(headerValue)), { nil: undefined });
+// A few keys used again and again (replays, and 422s for another body), and anything else.
+const idempotencyKey = fc.option(fc.oneof(fc.constantFrom("k1", "k2", "k3"), fc.uuid(), text.map(headerValue)), { nil: undefined });
 
 const anyRequest = fc.record({
   method: fc.constantFrom("GET", "POST", "PATCH", "PUT", "DELETE", "POST", "POST"),
@@ -99,6 +101,7 @@ const anyRequest = fc.record({
   authorization: fc.option(fc.oneof(text.map((t) => `Bearer ${t}`), fc.constant("Bearer "), text).map(headerValue), { nil: undefined }),
   forwardedFor,
   realIp,
+  idempotencyKey,
   body,
 });
 
@@ -110,6 +113,7 @@ const createRequest = fc.record({
   authorization: fc.constant(undefined),
   forwardedFor,
   realIp,
+  idempotencyKey,
   body: fc.oneof(text, fc.string({ minLength: 1, maxLength: 200 })).map((title) => JSON.stringify({ title })),
 });
 
@@ -128,6 +132,7 @@ describe("fuzzing the API", () => {
         if (r.authorization !== undefined) headers.authorization = r.authorization;
         if (r.forwardedFor !== undefined) headers["x-forwarded-for"] = r.forwardedFor;
         if (r.realIp !== undefined) headers["x-real-ip"] = r.realIp;
+        if (r.idempotencyKey !== undefined) headers["idempotency-key"] = r.idempotencyKey;
         const hasBody = r.method !== "GET" && r.body !== undefined;
         const res = await fetch(`${server.url}${r.path}`, { method: r.method, headers, body: hasBody ? r.body : undefined });
         const textBody = await res.text();
@@ -158,6 +163,6 @@ describe("fuzzing the API", () => {
     }
     // The fuzzer did reach the interesting answers, not only one kind.
     expect(statuses.get(201) ?? 0).toBeGreaterThan(200);
-    for (const code of [400, 401, 404, 405, 413, 415]) expect(statuses.get(code) ?? 0).toBeGreaterThan(0);
+    for (const code of [400, 401, 404, 405, 413, 415, 422]) expect(statuses.get(code) ?? 0).toBeGreaterThan(0);
   });
 });

@@ -108,6 +108,10 @@ describe("npm run db:migrate (lib/migrate.ts)", () => {
     expect(await prisma.entryStatusCount.findUniqueOrThrow({ where: { status: "FAILED" } })).toMatchObject({ count: 1n });
     const worker = await prisma.worker.create({ data: { id: "w-1", hostname: "h", pid: 1, stoppedAt: lockedAt } });
     expect(await prisma.worker.findUniqueOrThrow({ where: { id: "w-1" } })).toEqual(worker);
+    const kept = await prisma.idempotencyKey.create({
+      data: { scope: "127.0.0.1", key: "k", endpoint: "POST /api/entries", fingerprint: "f", responseStatus: 201, responseBody: { id: "x", n: [1] }, expiresAt: lockedAt },
+    });
+    expect(await prisma.idempotencyKey.findUniqueOrThrow({ where: { scope_key: { scope: "127.0.0.1", key: "k" } } })).toEqual(kept);
     await prisma.$disconnect();
   });
 });

@@ -1,19 +1,23 @@
-import { NextResponse, type NextRequest } from "next/server";
+import type { NextRequest } from "next/server";
 import { createEntry } from "@/lib/server/entries/create";
 import { currentLockRule, entryJson, toEntryJson } from "@/lib/server/entries/json";
 import { listEntries } from "@/lib/server/entries/list";
 import { listChangedSince } from "@/lib/server/entries/reads";
-import { handToWorker, jsonWithEtag, methodNotAllowed, readJson, searchParamsOf, withErrors } from "@/lib/server/http";
+import { answer, handToWorker, jsonWithEtag, methodNotAllowed, readJson, searchParamsOf, withErrors } from "@/lib/server/http";
+import { idempotentRequest, once } from "@/lib/server/idempotency";
 import { limitCreates } from "@/lib/server/rate-limit";
 import { createEntrySchema, listEntriesQuerySchema } from "@/lib/validation";
 
-// POST /api/entries – create an entry; processing starts right after the response is sent
+// POST /api/entries – create an entry (once per Idempotency-Key); processing starts right after the response is sent
 export const POST = withErrors(async (req: NextRequest) => {
   await limitCreates(req);
-  const { title } = await readJson(req, createEntrySchema);
-  const entry = await createEntry(title);
-  handToWorker(entry.id);
-  return NextResponse.json(await entryJson(entry), { status: 201 });
+  const input = await readJson(req, createEntrySchema);
+  const outcome = await once(idempotentRequest(req, input), async (db) => {
+    const entry = await createEntry(input.title, db);
+    handToWorker(entry.id);
+    return { status: 201, body: await entryJson(entry) };
+  });
+  return answer(outcome);
 });
 
 // GET /api/entries?limit&offset|cursor&status&q – a page, newest first, with exact total and counts;

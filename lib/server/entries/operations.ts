@@ -1,5 +1,5 @@
 import { config } from "@/lib/server/config";
-import { pool } from "@/lib/server/db";
+import { pool, type Queryable } from "@/lib/server/db";
 import { conflict } from "@/lib/server/api-error";
 import { ACTIVE_STATUSES_SQL, ENTRY_COLUMNS, type Entry } from "@/lib/server/entries/columns";
 import { getEntry } from "@/lib/server/entries/reads";
@@ -9,13 +9,14 @@ import { CANCELLED_ERROR, isTerminal, resumeStatus } from "@/lib/stages";
 // What an operator does to an entry: retry, cancel, free a lock.
 
 // Each operation reads the entry once (404, and the reason for a 409), then writes with a
-// condition that re-checks that reason, returning the row it wrote.
+// condition that re-checks that reason, returning the row it wrote. Retry and cancel take the
+// connection to run on: an idempotent request runs them in the transaction that keeps its answer.
 
 /** FAILED → queued again from the stage after its last completed one, attempts reset. */
-export async function retryEntry(id: string): Promise<Entry> {
-  const current = await getEntry(id);
+export async function retryEntry(id: string, db: Queryable = pool): Promise<Entry> {
+  const current = await getEntry(id, db);
   if (current.status !== "FAILED") throw conflict(`Only FAILED entries can be retried; this one is ${current.status}`);
-  const { rows } = await pool.query<Entry>(
+  const { rows } = await db.query<Entry>(
     `WITH retried AS (
        UPDATE "Entry" AS e
           SET status = $2::"EntryStatus", error = NULL, attempts = 0, "runAt" = now(), "cancelRequestedAt" = NULL,
@@ -34,10 +35,10 @@ export async function retryEntry(id: string): Promise<Entry> {
  * Stops a non-terminal entry. Not held by a live worker: FAILED ("Cancelled") at once. Held: the
  * request is recorded and the worker ends it at its next stage boundary.
  */
-export async function cancelEntry(id: string): Promise<Entry> {
-  const current = await getEntry(id);
+export async function cancelEntry(id: string, db: Queryable = pool): Promise<Entry> {
+  const current = await getEntry(id, db);
   if (isTerminal(current.status)) throw conflict(`A ${current.status} entry cannot be cancelled`);
-  const { rows } = await pool.query<Entry>(
+  const { rows } = await db.query<Entry>(
     `WITH cur AS (
        SELECT e.id, ${lockIsFreeSql("$2")} AS free FROM "Entry" e WHERE e.id = $1
      )
@@ -62,11 +63,11 @@ export async function cancelEntry(id: string): Promise<Entry> {
  * fresh (the claims' own rule), or — for a holder with no row to read — its lock was refreshed
  * within the last two of its TTL/3 heartbeat periods.
  */
-export async function releaseAbandonedLock(id: string): Promise<Entry> {
-  const current = await getEntry(id);
+export async function releaseAbandonedLock(id: string, db: Queryable = pool): Promise<Entry> {
+  const current = await getEntry(id, db);
   if (!current.lockedBy) throw conflict("This entry is not locked");
   const ttlMs = config.LOCK_TTL_MS;
-  const { rows } = await pool.query<Entry>(
+  const { rows } = await db.query<Entry>(
     `WITH released AS (
        UPDATE "Entry" AS e SET "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
         WHERE e.id = $1 AND e."lockedBy" IS NOT NULL

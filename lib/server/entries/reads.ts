@@ -1,4 +1,4 @@
-import { pool } from "@/lib/server/db";
+import { pool, type Queryable } from "@/lib/server/db";
 import { notFound } from "@/lib/server/api-error";
 import { ENTRY_COLUMNS, type Entry } from "@/lib/server/entries/columns";
 import type { StageExecution } from "@/lib/generated/prisma/client";
@@ -15,8 +15,8 @@ export async function listChangedSince(since: Date, limit: number): Promise<Entr
 }
 
 /** One entry, or 404. */
-export async function getEntry(id: string): Promise<Entry> {
-  const { rows } = await pool.query<Entry>(`SELECT ${ENTRY_COLUMNS} FROM "Entry" e WHERE e.id = $1`, [id]);
+export async function getEntry(id: string, db: Queryable = pool): Promise<Entry> {
+  const { rows } = await db.query<Entry>(`SELECT ${ENTRY_COLUMNS} FROM "Entry" e WHERE e.id = $1`, [id]);
   if (!rows[0]) throw notFound();
   return rows[0];
 }
