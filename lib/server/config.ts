@@ -49,7 +49,7 @@ const envSchema = z.object({
   /** Whether the web server runs a worker too; off when only standalone workers (`npm run worker`) should. */
   WORKER_ENABLED: booleanFromEnv(true),
   /** Entries one worker process holds and works on at once. */
-  WORKER_CONCURRENCY: intFromEnv(50, 1, 10_000),
+  WORKER_CONCURRENCY: intFromEnv(500, 1, 10_000),
   /** Upper bound on rows claimed by one statement. */
   WORKER_BATCH_SIZE: intFromEnv(500, 1, 10_000),
   /** How often an idle worker looks for work nobody announced: expired locks, due retries. */

@@ -5,7 +5,7 @@ import { createTestDatabase } from "../helpers/db";
 
 const db = await createTestDatabase();
 const { createEntry } = await import("@/lib/server/entries/create");
-const { claimEntry, advanceEntries, failStage, recordedBy } = await import("@/lib/server/worker/queries");
+const { claimEntry, advanceEntries, failStage, heldBy, recordedBy } = await import("@/lib/server/worker/queries");
 
 const TTL = 60_000;
 
@@ -48,7 +48,7 @@ describe("a worker whose lock was taken", () => {
     await db.pool.query(`UPDATE "Entry" SET "lockedAt" = now() - interval '5 minutes' WHERE id = $1`, [entry.id]);
     expect(await claimEntry(entry.id, "rescuer", TTL)).not.toBeNull();
 
-    const advanced = await advanceEntries("slow-worker", [{ entry: slow, to: "STAGE_1", progress: 33, result: null }]);
+    const { advanced } = await advanceEntries("slow-worker", [{ entry: slow, to: "STAGE_1", progress: 33, result: null }]);
     expect(advanced).toEqual([]);
     expect(await failStage("slow-worker", { entry: slow, message: "boom", retryDelayMs: null })).toBe(false);
 
@@ -61,7 +61,7 @@ describe("a worker whose lock was taken", () => {
   it("the holder advances and releases in one step", async () => {
     const entry = await createEntry("held");
     const claimed = (await claimEntry(entry.id, "holder", TTL))!;
-    expect(await advanceEntries("holder", [{ entry: claimed, to: "STAGE_1", progress: 33, result: null }])).toEqual([entry.id]);
+    expect(await advanceEntries("holder", [{ entry: claimed, to: "STAGE_1", progress: 33, result: null }])).toEqual({ advanced: [entry.id], next: [] });
     const { rows } = await db.pool.query(`SELECT status, progress, "lockedBy", "lockedAt" FROM "Entry" WHERE id = $1`, [entry.id]);
     expect(rows[0]).toEqual({ status: "STAGE_1", progress: 33, lockedBy: null, lockedAt: null });
   });
@@ -70,14 +70,66 @@ describe("a worker whose lock was taken", () => {
     const entry = await createEntry("answer lost");
     const first = (await claimEntry(entry.id, "w#1", TTL))!;
     expect(await recordedBy("w#1", [first])).toEqual(new Set());
-    expect(await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }])).toEqual([entry.id]);
+    expect(await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }])).toEqual({ advanced: [entry.id], next: [] });
     // Repeating the write changes nothing and reports nothing; the record says it landed.
-    expect(await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }])).toEqual([]);
+    expect(await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }])).toEqual({ advanced: [], next: [] });
     expect(await recordedBy("w#1", [first])).toEqual(new Set([entry.id]));
     // The same worker's next claim of the entry is another claim.
     const second = (await claimEntry(entry.id, "w#2", TTL))!;
     expect(await recordedBy("w#2", [second])).toEqual(new Set());
     const { rows } = await db.pool.query(`SELECT "workerId" FROM "StageExecution" WHERE "entryId" = $1`, [entry.id]);
     expect(rows).toEqual([{ workerId: "w" }]);
+  });
+});
+
+describe("an advance that claims the next stage (a worker following its entries)", () => {
+  const lockOf = async (id: string) =>
+    (await db.pool.query(`SELECT status, progress, attempts, "lockedBy", "lockedAt" FROM "Entry" WHERE id = $1`, [id])).rows[0];
+
+  it("moves the lock from one stage's token to the next one's, as a fresh claim, in one write", async () => {
+    const entry = await createEntry("followed");
+    const first = (await claimEntry(entry.id, "w#1", TTL))!;
+    const { advanced, next } = await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }], "w#2");
+    expect(advanced).toEqual([entry.id]);
+    const now = await lockOf(entry.id);
+    expect(now).toMatchObject({ status: "STAGE_1", progress: 33, attempts: 1, lockedBy: "w#2" });
+    expect(next).toEqual([{ id: entry.id, status: "STAGE_1", attempts: 1, lockedAt: now.lockedAt, previousHolder: null, cancelRequested: false }]);
+    // The old token writes nothing any more; the new one advances, and the chain ends at COMPLETED.
+    expect((await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }], "w#9")).advanced).toEqual([]);
+    const second = await advanceEntries("w#2", [{ entry: next[0]!, to: "STAGE_2", progress: 66, result: null }], "w#3");
+    const third = await advanceEntries("w#3", [{ entry: second.next[0]!, to: "COMPLETED", progress: 100, result: { done: true } }], "w#4");
+    expect(third).toEqual({ advanced: [entry.id], next: [] });
+    expect(await lockOf(entry.id)).toMatchObject({ status: "COMPLETED", progress: 100, attempts: 0, lockedBy: null, lockedAt: null });
+    const runs = await db.pool.query(`SELECT "fromStatus", "toStatus", attempt, "startedAt" FROM "StageExecution" WHERE "entryId" = $1 ORDER BY "startedAt"`, [entry.id]);
+    expect(runs.rows.map((r) => [r.fromStatus, r.toStatus, r.attempt])).toEqual([["CREATED", "STAGE_1", 1], ["STAGE_1", "STAGE_2", 1], ["STAGE_2", "COMPLETED", 1]]);
+    // Each stage's execution starts at its own claim's lockedAt.
+    expect(runs.rows[1].startedAt).toEqual(now.lockedAt);
+  });
+
+  it("does not claim an entry cancelled meanwhile, nor one whose next run is not due", async () => {
+    const cancelled = await createEntry("cancelled meanwhile");
+    const later = await createEntry("not due");
+    const a = (await claimEntry(cancelled.id, "w#1", TTL))!;
+    const b = (await claimEntry(later.id, "w#1", TTL))!;
+    await db.pool.query(`UPDATE "Entry" SET "cancelRequestedAt" = now() WHERE id = $1`, [cancelled.id]);
+    await db.pool.query(`UPDATE "Entry" SET "runAt" = now() + interval '1 hour' WHERE id = $1`, [later.id]);
+    const { advanced, next } = await advanceEntries(
+      "w#1",
+      [a, b].map((entry) => ({ entry, to: "STAGE_1" as const, progress: 33, result: null })),
+      "w#2",
+    );
+    expect(new Set(advanced)).toEqual(new Set([cancelled.id, later.id]));
+    expect(next).toEqual([]);
+    expect(await lockOf(cancelled.id)).toMatchObject({ status: "FAILED", lockedBy: null });
+    expect(await lockOf(later.id)).toMatchObject({ status: "STAGE_1", lockedBy: null, attempts: 0 });
+  });
+
+  it("finds the next stage's claim again when the advance's answer was lost", async () => {
+    const entry = await createEntry("answer lost, chained");
+    const first = (await claimEntry(entry.id, "w#1", TTL))!;
+    await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }], "w#2");
+    const found = await heldBy("w#2", [entry.id]);
+    expect(found).toEqual([{ id: entry.id, status: "STAGE_1", attempts: 1, lockedAt: (await lockOf(entry.id)).lockedAt, previousHolder: null, cancelRequested: false }]);
+    expect(await heldBy("w#1", [entry.id])).toEqual([]);
   });
 });

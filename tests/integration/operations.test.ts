@@ -106,7 +106,7 @@ describe("retry and cancel", () => {
     expect(body).toMatchObject({ status: "CREATED", lock: { holder: `${HOLDER}#1` } }); // still held: recorded, not yet applied
     expect(body.cancelRequestedAt).toBeTruthy();
     // The holder's stage ends: its work counts, and the entry stops there.
-    expect(await advanceEntries(`${HOLDER}#1`, [{ entry: held, to: "STAGE_1", progress: 33, result: null }])).toEqual([held.id]);
+    expect(await advanceEntries(`${HOLDER}#1`, [{ entry: held, to: "STAGE_1", progress: 33, result: null }])).toEqual({ advanced: [held.id], next: [] });
     expect(await get(held.id)).toMatchObject({ status: "FAILED", error: "Cancelled", progress: 33, lock: null });
   });
 

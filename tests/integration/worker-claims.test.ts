@@ -126,22 +126,23 @@ describe("a manual edit (the internal PATCH) racing the worker", () => {
   it("is final when it lands between two stages: the worker does not carry the entry past it", async () => {
     const entry = await createEntry("edited between stages");
     let edited = false;
-    // The claim loop idles between claims (its sweep a minute away; it is woken only when a claim
-    // finishes, after this hook), so nothing takes the entry while the hook edits it.
+    // A running worker claims the next stage in the same write as the advance, so the entry is
+    // free between two stages only when its worker stops after one: then the edit lands.
     const w = startWorker({
-      stageDelayMs: 200,
-      sweepIntervalMs: 60_000,
       hooks: {
+        stageWork: async () => {
+          void w.stop();
+        },
         afterWrites: async (advanced) => {
-          // The first stage's advance has released the lock; the next claim has not happened yet.
           if (edited || !advanced.includes(entry.id)) return;
+          expect((await row(entry.id)).lockedBy).toBeNull();
           edited = true;
           await updateEntry(entry.id, { status: "FAILED" }, null);
         },
       },
     });
     await waitFor(async () => edited && (await row(entry.id)).status === "FAILED", 10_000);
-    await w.processEntry(entry.id); // asked to carry it on anyway: it claims nothing
+    await startWorker({}).processEntry(entry.id); // another worker asked to carry it on: it claims nothing
     expect(await row(entry.id)).toMatchObject({ status: "FAILED", progress: 33, error: "Failed by an operator", lockedBy: null });
     const runs = await db.pool.query(`SELECT "fromStatus", outcome FROM "StageExecution" WHERE "entryId" = $1`, [entry.id]);
     expect(runs.rows).toEqual([{ fromStatus: "CREATED", outcome: "SUCCEEDED" }]);

@@ -6,9 +6,11 @@ import { STATUSES } from "@/lib/stages";
 
 export type StatusCounts = Record<EntryStatus, number>;
 
-/** Exact per-status counts, from the table the triggers keep (never a count(*) over "Entry"). */
+/** Exact per-status counts, from the shards the triggers keep (never a count(*) over "Entry"). */
 export async function statusCounts(): Promise<StatusCounts> {
-  const { rows } = await pool.query<{ status: EntryStatus; count: string }>(`SELECT status, count FROM "EntryStatusCount"`);
+  const { rows } = await pool.query<{ status: EntryStatus; count: string }>(
+    `SELECT status, sum(count) AS count FROM "EntryStatusCount" GROUP BY status`,
+  );
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as StatusCounts;
   for (const row of rows) counts[row.status] = Number(row.count);
   return counts;

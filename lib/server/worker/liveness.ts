@@ -40,6 +40,12 @@ export const lockIsFreeSql = (ttlMsParam: string) =>
     OR e."lockedAt" < now() - make_interval(secs => ${ttlMsParam}::float8 / 1000)
     OR ${holderIsDeadSql(`e."lockedBy"`)})`;
 
+/** SQL: a held lock another worker may take over — older than the TTL, or its holder is dead. */
+export const lockIsAbandonedSql = (ttlMsParam: string) =>
+  `(e."lockedBy" IS NOT NULL
+    AND (e."lockedAt" < now() - make_interval(secs => ${ttlMsParam}::float8 / 1000)
+         OR ${holderIsDeadSql(`e."lockedBy"`)}))`;
+
 export async function recordWorkerAlive(workerId: string, hostname: string, pid: number): Promise<void> {
   await pool.query(
     `INSERT INTO "Worker" (id, hostname, pid) VALUES ($1, $2, $3)

@@ -2,7 +2,7 @@ import { pool } from "@/lib/server/db";
 import type { EntryStatus } from "@/lib/generated/prisma/enums";
 import { CANCELLED_ERROR } from "@/lib/stages";
 import { ACTIVE_STATUSES_SQL } from "@/lib/server/entries/columns";
-import { lockIsFreeSql } from "@/lib/server/worker/liveness";
+import { lockIsAbandonedSql } from "@/lib/server/worker/liveness";
 
 // The worker's statements, one function each, SQL in plain sight (as graphile-worker keeps its
 // getJobs / completeJobs / failJobs). A claim sets "lockedBy" to a lock token — the worker's id
@@ -38,22 +38,38 @@ const RUNNABLE = `e.status IN ${ACTIVE_STATUSES_SQL} AND e."runAt" <= now()`;
  * claim-by-id for a new entry). SKIP LOCKED lets many workers run this at once without waiting on
  * each other's rows or ever taking the same one; a row another transaction changed meanwhile is
  * re-checked by FOR UPDATE against its newest version before it is taken.
+ *
+ * Free entries come first, in "runAt" order, from an index that holds only free, active entries
+ * ("Entry_due_idx"): rows other workers hold are not in it, so a claim never walks past them.
+ * Only when there are fewer free entries than wanted does it look at held ones whose lock was
+ * abandoned (expired, or holder dead).
  */
 export async function claimEntries(lockToken: string, lockTtlMs: number, limit: number, id?: string): Promise<ClaimedEntry[]> {
   const { rows } = await pool.query<ClaimedEntry>(
-    `WITH due AS (
-       SELECT e.id, e."lockedBy" AS previous_holder FROM "Entry" e
-        WHERE ${RUNNABLE} AND ${lockIsFreeSql("$2")} AND ($4::uuid IS NULL OR e.id = $4)
+    `WITH free AS (
+       SELECT e.id, NULL::text AS previous_holder FROM "Entry" e
+        WHERE ${RUNNABLE} AND e."lockedBy" IS NULL AND ($4::uuid IS NULL OR e.id = $4)
         ORDER BY e."runAt"
         LIMIT $3
           FOR UPDATE SKIP LOCKED
+     ), abandoned AS (
+       SELECT e.id, e."lockedBy" AS previous_holder FROM "Entry" e
+        WHERE ${RUNNABLE} AND ${lockIsAbandonedSql("$2")} AND ($4::uuid IS NULL OR e.id = $4)
+        ORDER BY e."runAt"
+        LIMIT greatest(0, $3 - (SELECT count(*) FROM free))
+          FOR UPDATE SKIP LOCKED
+     ), due AS (
+       SELECT * FROM free UNION ALL SELECT * FROM abandoned
+     ), claimed AS (
+       -- Rows found by primary key (= ANY of the ids): joined to the CTE instead, the planner
+       -- may hash-join it against the whole table.
+       UPDATE "Entry" AS e
+          SET "lockedBy" = $1, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1,
+              "updatedAt" = now(), "changeTxid" = pg_current_xact_id()
+        WHERE e.id = ANY(ARRAY(SELECT id FROM due))
+       RETURNING e.id, e.status, e.attempts, e."lockedAt", e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"
      )
-     UPDATE "Entry" AS e
-        SET "lockedBy" = $1, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1, "updatedAt" = now()
-       FROM due
-      WHERE e.id = due.id
-     RETURNING e.id, e.status, e.attempts, e."lockedAt", due.previous_holder AS "previousHolder",
-               e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"`,
+     SELECT c.*, due.previous_holder AS "previousHolder" FROM claimed c JOIN due USING (id)`,
     [lockToken, lockTtlMs, limit, id ?? null],
   );
   return rows;
@@ -86,14 +102,24 @@ export interface Advance {
 /**
  * Moves entries to their next stage, resets their attempts, releases their locks and records each
  * stage execution, in one statement for the whole batch. Only rows still carrying `lockToken`, still
- * in the status the work started from, are written. Returns the ids that advanced.
+ * in the status the work started from, are written.
+ *
+ * With `nextToken`, an entry that moves on to another stage is claimed again for that stage in the
+ * same write: its lock goes from `lockToken` to `nextToken`, the attempt counts as a fresh claim,
+ * and `lockedAt` restarts. That is the spec's "release, then claim the next stage" for one entry
+ * followed through its stages (as the claim by id does), in one round trip instead of two. Entries
+ * cancelled meanwhile, finished or not yet due are released as usual.
  */
-export async function advanceEntries(lockToken: string, advances: Advance[]): Promise<string[]> {
-  if (advances.length === 0) return [];
-  const { rows } = await pool.query<{ entryId: string }>(
-    `WITH t AS (
-       SELECT * FROM unnest($2::uuid[], $3::"EntryStatus"[], $4::"EntryStatus"[], $5::int[], $6::jsonb[], $7::int[], $8::timestamptz[])
-            AS t(id, from_status, to_status, progress, result, attempt, started_at)
+export async function advanceEntries(lockToken: string, advances: Advance[], nextToken?: string): Promise<{ advanced: string[]; next: ClaimedEntry[] }> {
+  if (advances.length === 0) return { advanced: [], next: [] };
+  const { rows } = await pool.query<{ entryId: string; next: ClaimedEntry | null }>(
+    `WITH t AS MATERIALIZED (
+       -- The token rides along as a column of a materialized CTE: compared with a constant, the
+       -- planner expects one matching row (tokens are always new to its statistics) and may pick a
+       -- plan that compares every row of the table with every entry of the batch.
+       SELECT *, $1::text AS token, $10::text IS NOT NULL AND to_status IN ${ACTIVE_STATUSES_SQL} AS chain
+         FROM unnest($2::uuid[], $3::"EntryStatus"[], $4::"EntryStatus"[], $5::int[], $6::jsonb[], $7::int[], $8::timestamptz[])
+              AS t(id, from_status, to_status, progress, result, attempt, started_at)
      ), advanced AS (
        -- A cancel requested meanwhile takes effect here, at the stage boundary: the stage's work
        -- counts (progress moves on) and the entry then ends FAILED instead of going on.
@@ -101,14 +127,21 @@ export async function advanceEntries(lockToken: string, advances: Advance[]): Pr
           SET status = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN 'FAILED' ELSE t.to_status END,
               error = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN $9 END,
               progress = t.progress, result = COALESCE(t.result, e.result),
-              attempts = 0, "lockedBy" = NULL, "lockedAt" = NULL, version = e.version + 1, "updatedAt" = now()
+              attempts = CASE WHEN t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now() THEN 1 ELSE 0 END,
+              "lockedBy" = CASE WHEN t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now() THEN $10 END,
+              "lockedAt" = CASE WHEN t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now() THEN now() END,
+              version = e.version + 1, "updatedAt" = now(), "changeTxid" = pg_current_xact_id()
          FROM t
-        WHERE e.id = t.id AND e."lockedBy" = $1 AND e.status = t.from_status
-       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at
+        WHERE e.id = t.id AND e."lockedBy" = t.token AND e.status = t.from_status
+       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at,
+                 CASE WHEN e."lockedBy" IS NOT NULL
+                      THEN json_build_object('id', e.id, 'status', e.status, 'attempts', e.attempts, 'lockedAt', e."lockedAt",
+                                             'previousHolder', NULL, 'cancelRequested', false) END AS next
+     ), recorded AS (
+       INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
+       SELECT id, from_status, to_status, split_part($1, '#', 1), attempt, started_at, 'SUCCEEDED' FROM advanced
      )
-     INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
-     SELECT id, from_status, to_status, split_part($1, '#', 1), attempt, started_at, 'SUCCEEDED' FROM advanced
-     RETURNING "entryId"`,
+     SELECT id AS "entryId", next FROM advanced`,
     [
       lockToken,
       advances.map((a) => a.entry.id),
@@ -119,9 +152,24 @@ export async function advanceEntries(lockToken: string, advances: Advance[]): Pr
       advances.map((a) => a.entry.attempts),
       advances.map((a) => a.entry.lockedAt),
       CANCELLED_ERROR,
+      nextToken ?? null,
     ],
   );
-  return rows.map((r) => r.entryId);
+  return {
+    advanced: rows.map((r) => r.entryId),
+    next: rows.flatMap((r) => (r.next ? [{ ...r.next, lockedAt: new Date(r.next.lockedAt) }] : [])),
+  };
+}
+
+/** The entries among `ids` that carry `lockToken`, as claimed (to recover a claim whose answer was lost). */
+export async function heldBy(lockToken: string, ids: string[]): Promise<ClaimedEntry[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await pool.query<ClaimedEntry>(
+    `SELECT e.id, e.status, e.attempts, e."lockedAt", NULL AS "previousHolder", e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"
+       FROM "Entry" e WHERE e.id = ANY($1::uuid[]) AND e."lockedBy" = $2`,
+    [ids, lockToken],
+  );
+  return rows;
 }
 
 export interface StageFailure {

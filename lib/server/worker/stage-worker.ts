@@ -9,6 +9,7 @@ import {
   advanceEntries,
   claimEntries,
   failStage,
+  heldBy,
   recordedBy,
   refreshLocks,
   releaseClaim,
@@ -21,6 +22,9 @@ import { CANCELLED_ERROR, PROGRESS, nextStatus } from "@/lib/stages";
 // stage's work (a delay) → advance status and progress while still holding the lock, releasing it
 // in the same statement. Entries are claimed in batches with FOR UPDATE SKIP LOCKED, so many
 // processes share a backlog without blocking each other, and a batch advances in one statement.
+// That statement also claims each advanced entry's next stage (a fresh lock token, attempts and
+// lockedAt restarted): "release, then claim the next stage" for an entry this worker follows,
+// written once instead of twice, so every stage still runs under a claim of its own.
 //
 // Work finds the worker three ways: the web process hands over a new entry directly
 // (processEntry), an idle worker is woken by NOTIFY entry_ready when entries are inserted, and
@@ -170,16 +174,13 @@ export class StageWorker {
   }
 
   /**
-   * The spec's path for a newly created entry: follow it through every stage, claiming it by id
-   * for each. Returns when it is finished, failed, taken by another worker, or capacity is full
-   * (then the claim loop gets it). Never rejects.
+   * The spec's path for a newly created entry: claim it by id and follow it through every stage
+   * (each advance claims the next stage). Returns when it is finished, failed, taken by another
+   * worker, or capacity is full (then the claim loop gets it). Never rejects.
    */
   async processEntry(id: string): Promise<void> {
     try {
-      while (this.running) {
-        const started = await this.claimAndStart(1, id);
-        if (!started || !(await started.done).includes(id)) return;
-      }
+      await (await this.claimAndStart(1, id))?.done;
     } catch (error) {
       this.log.error({ err: error, entryId: id }, "claiming an entry by id failed; the claim loop will pick it up");
     }
@@ -260,8 +261,14 @@ export class StageWorker {
     return { done: this.track(this.runClaim(claim)) };
   }
 
-  /** Runs the current stage of every entry of a claim, then writes the outcomes. Never rejects. */
+  /**
+   * Runs the current stage of every entry of a claim, then writes the outcomes. Entries that move on
+   * come back claimed for their next stage, which starts at once (while this claim finishes its
+   * bookkeeping). Settles with every id advanced, by this claim and the ones it led to. Never rejects.
+   */
   private async runClaim(claim: Claim): Promise<string[]> {
+    let advanced: string[] = [];
+    let chained: Promise<string[]> | null = null;
     const beat = setInterval(() => void this.keepLocksFresh(claim), Math.max(50, this.options.lockTtlMs / 3));
     try {
       const outcomes = await Promise.all(claim.entries.map((e) => this.performStage(e).catch(asError)));
@@ -276,14 +283,21 @@ export class StageWorker {
         else if (outcome instanceof Error) failures.push(this.fail(claim, entry, outcome));
         else advances.push(this.advanceOf(entry));
       });
-      const [advanced] = await Promise.all([
-        this.advance(claim, advances),
+      // While running, the advance claims each entry's next stage too (a fresh lock token).
+      const nextToken = this.running ? `${this.id}#${++this.claimCount}` : undefined;
+      const [written] = await Promise.all([
+        this.advance(claim, advances, nextToken),
         this.release(claim, interrupted, "interrupted by shutdown"),
         ...failures,
       ]);
+      advanced = written.advanced;
+      if (written.claimed.length > 0) {
+        const next: Claim = { token: nextToken!, entries: written.claimed, finishing: false, failed: new Set() };
+        for (const entry of next.entries) this.held.set(entry.id, next);
+        chained = this.runClaim(next);
+      }
       await this.options.hooks?.afterWrites?.(advanced);
       this.report(advances.filter((a) => !claim.failed.has(a.entry.id)), new Set(advanced));
-      return advanced;
     } catch (error) {
       // A bug, or writes abandoned at shutdown. Either way, never leave a lock to the TTL in silence.
       const left = claim.entries.filter((e) => this.held.get(e.id) === claim).map((e) => e.id);
@@ -293,12 +307,12 @@ export class StageWorker {
         this.log.error({ err: error, entries: left.length }, "a stage batch failed unexpectedly; handing its locks back");
         await this.release(claim, left, "unexpected error").catch(() => {});
       }
-      return [];
     } finally {
       clearInterval(beat);
       for (const entry of claim.entries) if (this.held.get(entry.id) === claim) this.held.delete(entry.id);
       this.wake(); // capacity freed
     }
+    return chained ? [...advanced, ...(await chained)] : advanced;
   }
 
   /** The stage's work. The demo simulates it with a delay; FAILURE_RATE makes it fail on purpose. */
@@ -333,24 +347,26 @@ export class StageWorker {
    * breaks a constraint), the rows are retried one by one so that one bad entry cannot hold back
    * the others; the bad one is handled as a failed stage, retried and, in the end, FAILED.
    */
-  private async advance(claim: Claim, advances: Advance[]): Promise<string[]> {
-    if (advances.length === 0) return [];
+  private async advance(claim: Claim, advances: Advance[], nextToken?: string): Promise<{ advanced: string[]; claimed: ClaimedEntry[] }> {
+    if (advances.length === 0) return { advanced: [], claimed: [] };
     const ids = advances.map((a) => a.entry.id);
     try {
       return await this.persist(async (again) => {
-        const advanced = await advanceEntries(claim.token, advances);
-        if (!again || advanced.length === advances.length) return advanced;
+        const written = await advanceEntries(claim.token, advances, nextToken);
+        if (!again || written.advanced.length === advances.length) return { advanced: written.advanced, claimed: written.next };
+        // An earlier try may have committed: what it recorded, and the next stages it claimed.
         const recorded = await recordedBy(claim.token, advances.map((a) => a.entry));
-        return ids.filter((id) => recorded.has(id));
+        return { advanced: ids.filter((id) => recorded.has(id)), claimed: nextToken ? await heldBy(nextToken, ids) : [] };
       });
     } catch (error) {
       if (this.abandoned) throw error;
       if (advances.length === 1) {
         await this.fail(claim, advances[0]!.entry, error);
-        return [];
+        return { advanced: [], claimed: [] };
       }
       this.log.warn({ err: error, entries: advances.length }, "batch advance failed; advancing one by one");
-      return (await Promise.all(advances.map((a) => this.advance(claim, [a])))).flat();
+      const each = await Promise.all(advances.map((a) => this.advance(claim, [a], nextToken)));
+      return { advanced: each.flatMap((e) => e.advanced), claimed: each.flatMap((e) => e.claimed) };
     }
   }
 
@@ -426,7 +442,8 @@ export class StageWorker {
       const outcome = advanced.has(a.entry.id) ? "succeeded" : "lock_lost";
       metrics.stageAttempts.inc({ stage: a.to, outcome });
       metrics.stageDuration.observe({ stage: a.to, outcome }, durationMs / 1000);
-      if (outcome === "succeeded") this.log.info({ entryId: a.entry.id, stage: a.to, attempt: a.entry.attempts, durationMs }, "stage completed");
+      // Per stage at debug: at thousands of stages a second, metrics are the signal, not log lines.
+      if (outcome === "succeeded") this.log.debug({ entryId: a.entry.id, stage: a.to, attempt: a.entry.attempts, durationMs }, "stage completed");
       else this.log.warn({ entryId: a.entry.id, stage: a.to }, "stage result dropped: the lock was taken over");
     }
   }
