@@ -178,7 +178,7 @@ async function main() {
     postgres: pgVersion,
     database: process.env.DATABASE_URL ? "DATABASE_URL" : "embedded",
     date: new Date().toISOString(),
-    mode: QUICK ? "quick" : "full",
+    mode: `${QUICK ? "quick" : "full"}${ONLY ? ` (${ONLY.join(", ")} only)` : ""}`,
     seconds: Math.round((Date.now() - started) / 1000),
   };
   report({ machine, ...results } as unknown as Report);

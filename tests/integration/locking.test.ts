@@ -5,7 +5,7 @@ import { createTestDatabase } from "../helpers/db";
 
 const db = await createTestDatabase();
 const { createEntry } = await import("@/lib/server/entries/create");
-const { claimEntry, advanceEntries, failStage, heldBy, recordedBy } = await import("@/lib/server/worker/queries");
+const { claimEntry, claimEntries, advanceEntries, failStage, heldBy, recordedBy } = await import("@/lib/server/worker/queries");
 
 const TTL = 60_000;
 
@@ -32,6 +32,16 @@ describe("claiming a row", () => {
     expect(reclaimed).toMatchObject({ id: entry.id, status: "CREATED", attempts: 2 });
     const { rows } = await db.pool.query(`SELECT "lockedBy" FROM "Entry" WHERE id = $1`, [entry.id]);
     expect(rows[0].lockedBy).toBe("new-worker");
+  });
+
+  it("takes an abandoned lock first, even while free entries would fill the whole batch", async () => {
+    const orphan = await createEntry("held by a dead worker");
+    expect(await claimEntry(orphan.id, "gone#1", TTL)).not.toBeNull();
+    await db.pool.query(`INSERT INTO "Worker" (id, hostname, pid, "stoppedAt") VALUES ('gone', 'h', 1, now())`);
+    for (let i = 0; i < 3; i++) await createEntry(`free ${i}`);
+    const batch = await claimEntries("w#abandoned", TTL, 2);
+    expect(batch).toHaveLength(2);
+    expect(batch.find((e) => e.id === orphan.id)).toMatchObject({ previousHolder: "gone#1", attempts: 2 });
   });
 
   it("never claims a terminal entry", async () => {

@@ -39,27 +39,28 @@ const RUNNABLE = `e.status IN ${ACTIVE_STATUSES_SQL} AND e."runAt" <= now()`;
  * each other's rows or ever taking the same one; a row another transaction changed meanwhile is
  * re-checked by FOR UPDATE against its newest version before it is taken.
  *
- * Free entries come first, in "runAt" order, from an index that holds only free, active entries
- * ("Entry_due_idx"): rows other workers hold are not in it, so a claim never walks past them.
- * Only when there are fewer free entries than wanted does it look at held ones whose lock was
- * abandoned (expired, or holder dead).
+ * Held rows whose lock was abandoned (expired, or holder dead) come first: they have waited
+ * longest, and a steady stream of new entries must not keep them waiting. They are found through
+ * the lock index, which holds locked rows only. The rest of the batch are free entries in "runAt"
+ * order, from an index that holds only free, active entries ("Entry_due_idx"), so a claim never
+ * walks past rows other workers hold.
  */
 export async function claimEntries(lockToken: string, lockTtlMs: number, limit: number, id?: string): Promise<ClaimedEntry[]> {
   const { rows } = await pool.query<ClaimedEntry>(
-    `WITH free AS (
-       SELECT e.id, NULL::text AS previous_holder FROM "Entry" e
-        WHERE ${RUNNABLE} AND e."lockedBy" IS NULL AND ($4::uuid IS NULL OR e.id = $4)
+    `WITH abandoned AS (
+       SELECT e.id, e."lockedBy" AS previous_holder FROM "Entry" e
+        WHERE ${RUNNABLE} AND e."lockedAt" IS NOT NULL AND ${lockIsAbandonedSql("$2")} AND ($4::uuid IS NULL OR e.id = $4)
         ORDER BY e."runAt"
         LIMIT $3
           FOR UPDATE SKIP LOCKED
-     ), abandoned AS (
-       SELECT e.id, e."lockedBy" AS previous_holder FROM "Entry" e
-        WHERE ${RUNNABLE} AND ${lockIsAbandonedSql("$2")} AND ($4::uuid IS NULL OR e.id = $4)
+     ), free AS (
+       SELECT e.id, NULL::text AS previous_holder FROM "Entry" e
+        WHERE ${RUNNABLE} AND e."lockedBy" IS NULL AND ($4::uuid IS NULL OR e.id = $4)
         ORDER BY e."runAt"
-        LIMIT greatest(0, $3 - (SELECT count(*) FROM free))
+        LIMIT greatest(0, $3 - (SELECT count(*) FROM abandoned))
           FOR UPDATE SKIP LOCKED
      ), due AS (
-       SELECT * FROM free UNION ALL SELECT * FROM abandoned
+       SELECT * FROM abandoned UNION ALL SELECT * FROM free
      ), claimed AS (
        -- Rows found by primary key (= ANY of the ids): joined to the CTE instead, the planner
        -- may hash-join it against the whole table.
@@ -112,7 +113,7 @@ export interface Advance {
  */
 export async function advanceEntries(lockToken: string, advances: Advance[], nextToken?: string): Promise<{ advanced: string[]; next: ClaimedEntry[] }> {
   if (advances.length === 0) return { advanced: [], next: [] };
-  const { rows } = await pool.query<{ entryId: string; next: ClaimedEntry | null }>(
+  const { rows } = await pool.query<{ entryId: string; status: EntryStatus; nextLockedAt: Date | null }>(
     `WITH t AS MATERIALIZED (
        -- The token rides along as a column of a materialized CTE: compared with a constant, the
        -- planner expects one matching row (tokens are always new to its statistics) and may pick a
@@ -132,16 +133,13 @@ export async function advanceEntries(lockToken: string, advances: Advance[], nex
               "lockedAt" = CASE WHEN t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now() THEN now() END,
               version = e.version + 1, "updatedAt" = now(), "changeTxid" = pg_current_xact_id()
          FROM t
-        WHERE e.id = t.id AND e."lockedBy" = t.token AND e.status = t.from_status
-       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at,
-                 CASE WHEN e."lockedBy" IS NOT NULL
-                      THEN json_build_object('id', e.id, 'status', e.status, 'attempts', e.attempts, 'lockedAt', e."lockedAt",
-                                             'previousHolder', NULL, 'cancelRequested', false) END AS next
+        WHERE e.id = ANY($2::uuid[]) AND e.id = t.id AND e."lockedBy" = t.token AND e.status = t.from_status
+       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at, e."lockedAt" AS next_locked_at
      ), recorded AS (
        INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
        SELECT id, from_status, to_status, split_part($1, '#', 1), attempt, started_at, 'SUCCEEDED' FROM advanced
      )
-     SELECT id AS "entryId", next FROM advanced`,
+     SELECT id AS "entryId", to_status AS status, next_locked_at AS "nextLockedAt" FROM advanced`,
     [
       lockToken,
       advances.map((a) => a.entry.id),
@@ -157,7 +155,10 @@ export async function advanceEntries(lockToken: string, advances: Advance[], nex
   );
   return {
     advanced: rows.map((r) => r.entryId),
-    next: rows.flatMap((r) => (r.next ? [{ ...r.next, lockedAt: new Date(r.next.lockedAt) }] : [])),
+    // Claimed for the next stage: still locked after the advance (the statement took the lock).
+    next: rows.flatMap((r) =>
+      r.nextLockedAt ? [{ id: r.entryId, status: r.status, attempts: 1, lockedAt: r.nextLockedAt, previousHolder: null, cancelRequested: false }] : [],
+    ),
   };
 }
 

@@ -6,7 +6,7 @@
 -- 20,000 waiting entries, paid per batch), and walked past every row other workers held. An index
 -- of free, active entries only, by "runAt", hands a claim its batch in order and stops: claimed and
 -- finished rows leave it, and the worker's writes rarely insert into it (only releases do).
--- Abandoned locks (expired, or holder dead) are found through the lock index below.
+-- Abandoned locks (expired, or holder dead) are found through the lock index below, first.
 DROP INDEX "Entry_status_runAt_idx";
 CREATE INDEX "Entry_due_idx" ON "Entry"("runAt") WHERE status IN ('CREATED', 'STAGE_1', 'STAGE_2') AND "lockedBy" IS NULL;
 
