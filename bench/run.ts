@@ -88,6 +88,7 @@ async function main() {
       const runs: ThroughputRun[] = [];
       for (const run of WORKER_RUNS) {
         await pool.query(`TRUNCATE "Entry" CASCADE`);
+        await settle(pool);
         const workers = Array.from({ length: run.processes }, () => startWorker(url, run.env));
         await waitForWorkers(pool, run.processes);
         const seconds = await timeUntilDone(
@@ -237,6 +238,7 @@ function measurePgbench(url: string, seconds: number): { updatesPerSecond: numbe
  * deleted as they complete).
  */
 async function measureGraphile(url: string, pool: pg.Pool, mode: "default" | "batched", processes: number, jobs: number) {
+  await settle(pool);
   const peers = await Promise.all(Array.from({ length: processes }, () => startGraphile(url, mode)));
   const utils = await makeWorkerUtils({ connectionString: url });
   try {
@@ -263,6 +265,16 @@ async function startGraphile(url: string, mode: "default" | "batched") {
     child.once("exit", (code) => reject(new Error(`graphile-worker peer exited (${code})`)));
   });
   return child;
+}
+
+/**
+ * Before each throughput run, app or peer: the previous run's dead rows vacuumed and its writes
+ * checkpointed, so that no run pays for the one before it (autovacuum and checkpoints otherwise
+ * land in whichever run comes next). CHECKPOINT needs a privileged role; without one it is skipped.
+ */
+async function settle(pool: pg.Pool) {
+  await pool.query("VACUUM");
+  await pool.query("CHECKPOINT").catch(() => {});
 }
 
 /** Seconds from `start` returning (its statement committed) until `done` holds, checked every 25 ms. */
