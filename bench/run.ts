@@ -22,6 +22,8 @@ const PART = (name: "throughput" | "pickup" | "poll") => !ONLY || ONLY.includes(
 const SIZES = QUICK
   ? { ceilingSeconds: 3, workerEntries: 4000, pickups: 150, pollSeconds: 3, pollRows: [1_000, 100_000, 1_000_000] }
   : { ceilingSeconds: 10, workerEntries: 20_000, pickups: 500, pollSeconds: 10, pollRows: [1_000, 100_000, 1_000_000] };
+/** Each throughput configuration runs this many times, interleaved; the table shows the median. */
+const REPEATS = QUICK ? 1 : 3;
 const POOL = 20; // DB_POOL_SIZE's default: the connections one process (worker or web) may use
 /** The worker as shipped: every setting at its default except the stage's simulated delay. */
 const DEFAULTS_ENV = { STAGE_DELAY_MS: "0" };
@@ -84,34 +86,40 @@ async function main() {
       results.ceiling = { nodePg: { updatesPerSecond: nodePg, connections: POOL }, pgbench };
       log(`  node-postgres ${nodePg.toFixed(0)} /s; pgbench ${pgbench ? `${pgbench.updatesPerSecond.toFixed(0)} /s` : "not found"}`);
 
-      // ── 2. worker throughput, then the peer on the same server ──
-      const runs: ThroughputRun[] = [];
-      for (const run of WORKER_RUNS) {
-        await pool.query(`TRUNCATE "Entry" CASCADE`);
-        await settle(pool);
-        const workers = Array.from({ length: run.processes }, () => startWorker(url, run.env));
-        await waitForWorkers(pool, run.processes);
-        const seconds = await timeUntilDone(
-          () => pool.query(`INSERT INTO "Entry" (title) SELECT 'job ' || g FROM generate_series(1, $1) g`, [SIZES.workerEntries]),
-          async () => (await countOf(pool, "COMPLETED")) === SIZES.workerEntries,
-        );
-        const peak = Math.max(...workers.map((w) => peakRssMb(w.pid!)));
-        await Promise.all(workers.map(stop));
-        const exact = await countsAreExact(pool);
-        const tps = (SIZES.workerEntries * 3) / seconds;
-        runs.push({ system: "app", label: run.label, processes: run.processes, perSecond: tps, peakRssMb: peak, countsExact: exact });
-        log(`  app, ${run.label}, ${run.processes} process(es): ${tps.toFixed(0)} transitions/s, peak RSS ${peak} MB, counts exact: ${exact}`);
-      }
-      const dupes = await pool.query(
-        `SELECT count(*)::int AS n FROM (SELECT 1 FROM "StageExecution" WHERE outcome = 'SUCCEEDED' GROUP BY "entryId", "fromStatus" HAVING count(*) > 1) d`,
-      );
+      // ── 2. worker throughput and the peer, same server; each configuration REPEATS times,
+      //       interleaved (drift weighs on all alike), the median kept ──
       // The peer does as many jobs as the app did transitions, so both runs last about as long.
       const jobs = SIZES.workerEntries * 3;
-      for (const [mode, processes] of [["default", 1], ["batched", 1], ["batched", 4]] as const) {
-        runs.push({ system: "graphile-worker", label: mode, processes, perSecond: await measureGraphile(url, pool, mode, processes, jobs), peakRssMb: 0, countsExact: true });
-        log(`  graphile-worker, ${mode}, ${processes} process(es): ${runs.at(-1)!.perSecond.toFixed(0)} jobs/s`);
+      const configs: Omit<ThroughputRun, "perSecond" | "samples" | "peakRssMb" | "countsExact">[] = [
+        ...WORKER_RUNS.map(({ label, processes }) => ({ system: "app" as const, label, processes })),
+        ...([["default", 1], ["batched", 1], ["batched", 4]] as const).map(([label, processes]) => ({ system: "graphile-worker" as const, label, processes })),
+      ];
+      const samples = configs.map(() => ({ perSecond: [] as number[], peakRssMb: 0, countsExact: true }));
+      let duplicateStages = 0;
+      for (let repeat = 0; repeat < REPEATS; repeat++) {
+        for (const [i, config] of configs.entries()) {
+          const sample = samples[i]!;
+          if (config.system === "graphile-worker") {
+            sample.perSecond.push(await measureGraphile(url, pool, config.label as "default" | "batched", config.processes, jobs));
+          } else {
+            const env = WORKER_RUNS.find((r) => r.label === config.label && r.processes === config.processes)!.env;
+            const run = await measureApp(url, pool, config.processes, env);
+            sample.perSecond.push(run.perSecond);
+            sample.peakRssMb = Math.max(sample.peakRssMb, run.peakRssMb);
+            sample.countsExact &&= run.countsExact;
+            duplicateStages += run.duplicateStages;
+          }
+          log(`  ${config.system}, ${config.label}, ${config.processes} process(es): ${sample.perSecond.at(-1)!.toFixed(0)} /s`);
+        }
       }
-      results.throughput = { entries: SIZES.workerEntries, jobs, runs, duplicateStages: dupes.rows[0].n };
+      const runs: ThroughputRun[] = configs.map((config, i) => ({
+        ...config,
+        perSecond: median(samples[i]!.perSecond),
+        samples: samples[i]!.perSecond,
+        peakRssMb: samples[i]!.peakRssMb,
+        countsExact: samples[i]!.countsExact,
+      }));
+      results.throughput = { entries: SIZES.workerEntries, jobs, repeats: REPEATS, runs, duplicateStages };
     }
 
     // ── 3. pickup latency ──
@@ -231,6 +239,30 @@ function measurePgbench(url: string, seconds: number): { updatesPerSecond: numbe
   const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
   return Number.isFinite(tps) ? { updatesPerSecond: tps, connections: PGBENCH_CONNECTIONS } : null;
 }
+
+/**
+ * The app: `processes` idle worker processes, then SIZES.workerEntries entries inserted in one
+ * statement; stage transitions per second until the last is COMPLETED. Afterwards: whether the
+ * trigger-kept counts equal count(*), and how many stages succeeded twice (never, if locking holds).
+ */
+async function measureApp(url: string, pool: pg.Pool, processes: number, env: Record<string, string>) {
+  await pool.query(`TRUNCATE "Entry" CASCADE`);
+  await settle(pool);
+  const workers = Array.from({ length: processes }, () => startWorker(url, env));
+  await waitForWorkers(pool, processes);
+  const seconds = await timeUntilDone(
+    () => pool.query(`INSERT INTO "Entry" (title) SELECT 'job ' || g FROM generate_series(1, $1) g`, [SIZES.workerEntries]),
+    async () => (await countOf(pool, "COMPLETED")) === SIZES.workerEntries,
+  );
+  const peak = Math.max(...workers.map((w) => peakRssMb(w.pid!)));
+  await Promise.all(workers.map(stop));
+  const dupes = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM "StageExecution" WHERE outcome = 'SUCCEEDED' GROUP BY "entryId", "fromStatus" HAVING count(*) > 1) d`,
+  );
+  return { perSecond: (SIZES.workerEntries * 3) / seconds, peakRssMb: peak, countsExact: await countsAreExact(pool), duplicateStages: dupes.rows[0]!.n };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * graphile-worker on the same server: `processes` runner processes started and idle, then `jobs`
@@ -470,7 +502,9 @@ interface ThroughputRun {
   system: "app" | "graphile-worker";
   label: string;
   processes: number;
+  /** The median of `samples`. */
   perSecond: number;
+  samples: number[];
   peakRssMb: number;
   countsExact: boolean;
 }
@@ -478,7 +512,7 @@ interface ThroughputRun {
 interface Report {
   machine: Record<string, string | number>;
   ceiling?: { nodePg: { updatesPerSecond: number; connections: number }; pgbench: { updatesPerSecond: number; connections: number } | null };
-  throughput?: { entries: number; jobs: number; duplicateStages: number; runs: ThroughputRun[] };
+  throughput?: { entries: number; jobs: number; repeats: number; duplicateStages: number; runs: ThroughputRun[] };
   pickup?: Record<"inProcess" | "standalone", { p50: number; p95: number; n: number }>;
   poll?: { runs: { rows: number; poll: LoadResult; control: LoadResult; ratioToControl: number }[]; deepCursorPage: LoadResult; webPeakRssMb: number };
 }
@@ -509,9 +543,11 @@ function report(r: Report) {
           : `graphile-worker ${run.label}, ${run.processes} process${run.processes > 1 ? "es" : ""}, ${t.jobs.toLocaleString()} no-op jobs`;
       const unit = run.system === "app" ? "transitions/s" : "jobs/s";
       const vs = pgbench ? `, ${x(run.perSecond, pgbench.updatesPerSecond)} pgbench` : "";
-      lines.push(`| ${what} | ${run.perSecond.toFixed(0)} ${unit} | ${run === peer ? "1.00× peer (the reference)" : `${x(run.perSecond, peer.perSecond)} peer`}${vs} |`);
+      const spread = run.samples.length > 1 ? ` (${Math.min(...run.samples).toFixed(0)}–${Math.max(...run.samples).toFixed(0)})` : "";
+      lines.push(`| ${what} | ${run.perSecond.toFixed(0)} ${unit}${spread} | ${run === peer ? "1.00× peer (the reference)" : `${x(run.perSecond, peer.perSecond)} peer`}${vs} |`);
     }
-    lines.push(`| duplicate successful stages across all app runs | ${t.duplicateStages} | |`);
+    lines.push(`| duplicate successful stages, all app runs | ${t.duplicateStages} | |`);
+    if (t.repeats > 1) lines.push(`| each throughput row: median of ${t.repeats} interleaved runs (min–max) | | |`);
     const one = app("defaults", 1)!;
     const two = app("defaults", 2)!;
     const four = app("defaults", 4)!;
