@@ -113,7 +113,9 @@ export interface Advance {
  */
 export async function advanceEntries(lockToken: string, advances: Advance[], nextToken?: string): Promise<{ advanced: string[]; next: ClaimedEntry[] }> {
   if (advances.length === 0) return { advanced: [], next: [] };
-  const { rows } = await pool.query<{ entryId: string; status: EntryStatus; nextLockedAt: Date | null }>(
+  // Whether this row goes on under nextToken (old values of e: not cancelled, due now).
+  const chains = `t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now()`;
+  const { rows } = await pool.query<{ entryId: string; status: EntryStatus; attempts: number; nextLockedAt: Date | null }>(
     `WITH t AS MATERIALIZED (
        -- The token rides along as a column of a materialized CTE: compared with a constant, the
        -- planner expects one matching row (tokens are always new to its statistics) and may pick a
@@ -128,18 +130,19 @@ export async function advanceEntries(lockToken: string, advances: Advance[], nex
           SET status = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN 'FAILED' ELSE t.to_status END,
               error = CASE WHEN e."cancelRequestedAt" IS NOT NULL AND t.to_status <> 'COMPLETED' THEN $9 END,
               progress = t.progress, result = COALESCE(t.result, e.result),
-              attempts = CASE WHEN t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now() THEN 1 ELSE 0 END,
-              "lockedBy" = CASE WHEN t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now() THEN $10 END,
-              "lockedAt" = CASE WHEN t.chain AND e."cancelRequestedAt" IS NULL AND e."runAt" <= now() THEN now() END,
+              attempts = CASE WHEN ${chains} THEN 1 ELSE 0 END,
+              "lockedBy" = CASE WHEN ${chains} THEN $10 END,
+              "lockedAt" = CASE WHEN ${chains} THEN now() END,
               version = e.version + 1, "updatedAt" = now(), "changeTxid" = pg_current_xact_id()
          FROM t
+        -- id = ANY(...) gives the planner the primary key; without it, it read the whole table per batch.
         WHERE e.id = ANY($2::uuid[]) AND e.id = t.id AND e."lockedBy" = t.token AND e.status = t.from_status
-       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at, e."lockedAt" AS next_locked_at
+       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at, e.attempts AS next_attempts, e."lockedAt" AS next_locked_at
      ), recorded AS (
        INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
        SELECT id, from_status, to_status, split_part($1, '#', 1), attempt, started_at, 'SUCCEEDED' FROM advanced
      )
-     SELECT id AS "entryId", to_status AS status, next_locked_at AS "nextLockedAt" FROM advanced`,
+     SELECT id AS "entryId", to_status AS status, next_attempts AS attempts, next_locked_at AS "nextLockedAt" FROM advanced`,
     [
       lockToken,
       advances.map((a) => a.entry.id),
@@ -157,7 +160,7 @@ export async function advanceEntries(lockToken: string, advances: Advance[], nex
     advanced: rows.map((r) => r.entryId),
     // Claimed for the next stage: still locked after the advance (the statement took the lock).
     next: rows.flatMap((r) =>
-      r.nextLockedAt ? [{ id: r.entryId, status: r.status, attempts: 1, lockedAt: r.nextLockedAt, previousHolder: null, cancelRequested: false }] : [],
+      r.nextLockedAt ? [{ id: r.entryId, status: r.status, attempts: r.attempts, lockedAt: r.nextLockedAt, previousHolder: null, cancelRequested: false }] : [],
     ),
   };
 }
