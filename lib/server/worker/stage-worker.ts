@@ -437,14 +437,26 @@ export class StageWorker {
   }
 
   private report(advances: Advance[], advanced: Set<string>) {
+    const now = Date.now();
+    const debug = this.log.isLevelEnabled("debug");
+    // Counted per (stage, outcome) group, not per entry: a batch is hundreds of entries.
+    const groups = new Map<string, { stage: string; outcome: string; seconds: number[] }>();
     for (const a of advances) {
-      const durationMs = Date.now() - a.entry.lockedAt.getTime();
+      const durationMs = now - a.entry.lockedAt.getTime();
       const outcome = advanced.has(a.entry.id) ? "succeeded" : "lock_lost";
-      metrics.stageAttempts.inc({ stage: a.to, outcome });
-      metrics.stageDuration.observe({ stage: a.to, outcome }, durationMs / 1000);
+      const key = `${a.to}|${outcome}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { stage: a.to, outcome, seconds: [] }));
+      group.seconds.push(durationMs / 1000);
       // Per stage at debug: at thousands of stages a second, metrics are the signal, not log lines.
-      if (outcome === "succeeded") this.log.debug({ entryId: a.entry.id, stage: a.to, attempt: a.entry.attempts, durationMs }, "stage completed");
-      else this.log.warn({ entryId: a.entry.id, stage: a.to }, "stage result dropped: the lock was taken over");
+      if (outcome === "succeeded") {
+        if (debug) this.log.debug({ entryId: a.entry.id, stage: a.to, attempt: a.entry.attempts, durationMs }, "stage completed");
+      } else this.log.warn({ entryId: a.entry.id, stage: a.to }, "stage result dropped: the lock was taken over");
+    }
+    for (const { stage, outcome, seconds } of groups.values()) {
+      metrics.stageAttempts.inc({ stage, outcome }, seconds.length);
+      const durations = metrics.stageDuration.labels({ stage, outcome });
+      for (const s of seconds) durations.observe(s);
     }
   }
 
