@@ -103,7 +103,8 @@ describe("an advance that claims the next stage (a worker following its entries)
     expect(advanced).toEqual([entry.id]);
     const now = await lockOf(entry.id);
     expect(now).toMatchObject({ status: "STAGE_1", progress: 33, attempts: 1, lockedBy: "w#2" });
-    expect(next).toEqual([{ id: entry.id, status: "STAGE_1", attempts: 1, lockedAt: now.lockedAt, previousHolder: null, cancelRequested: false }]);
+    // lockedAt travels as the column's exact ISO text (it goes back as the execution's start).
+    expect(next).toEqual([{ id: entry.id, status: "STAGE_1", attempts: 1, lockedAt: now.lockedAt.toISOString(), previousHolder: null, cancelRequested: false }]);
     // The old token writes nothing any more; the new one advances, and the chain ends at COMPLETED.
     expect((await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }], "w#9")).advanced).toEqual([]);
     const second = await advanceEntries("w#2", [{ entry: next[0]!, to: "STAGE_2", progress: 66, result: null }], "w#3");
@@ -139,7 +140,7 @@ describe("an advance that claims the next stage (a worker following its entries)
     const first = (await claimEntry(entry.id, "w#1", TTL))!;
     await advanceEntries("w#1", [{ entry: first, to: "STAGE_1", progress: 33, result: null }], "w#2");
     const found = await heldBy("w#2", [entry.id]);
-    expect(found).toEqual([{ id: entry.id, status: "STAGE_1", attempts: 1, lockedAt: (await lockOf(entry.id)).lockedAt, previousHolder: null, cancelRequested: false }]);
+    expect(found).toEqual([{ id: entry.id, status: "STAGE_1", attempts: 1, lockedAt: (await lockOf(entry.id)).lockedAt.toISOString(), previousHolder: null, cancelRequested: false }]);
     expect(await heldBy("w#1", [entry.id])).toEqual([]);
   });
 });

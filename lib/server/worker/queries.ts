@@ -1,7 +1,7 @@
 import { pool } from "@/lib/server/db";
 import type { EntryStatus } from "@/lib/generated/prisma/enums";
 import { CANCELLED_ERROR } from "@/lib/stages";
-import { ACTIVE_STATUSES_SQL } from "@/lib/server/entries/columns";
+import { ACTIVE_STATUSES_SQL, isoTextSql } from "@/lib/server/entries/columns";
 import { lockIsAbandonedSql } from "@/lib/server/worker/liveness";
 
 // The worker's statements, one function each, SQL in plain sight (as graphile-worker keeps its
@@ -21,7 +21,12 @@ export interface ClaimedEntry {
   id: string;
   status: EntryStatus;
   attempts: number;
-  lockedAt: Date;
+  /**
+   * When this claim took the lock, as ISO text ("2026-11-29T07:29:01.807Z", the column's exact
+   * millisecond): it goes back to the database as the stage execution's start, so it is never
+   * parsed into a Date and written out again (per entry, that was a tenth of a worker's CPU).
+   */
+  lockedAt: string;
   /** The token of the lock this claim took over (dead or expired holder); null when the row was free. */
   previousHolder: string | null;
   /**
@@ -68,7 +73,7 @@ export async function claimEntries(lockToken: string, lockTtlMs: number, limit: 
           SET "lockedBy" = $1, "lockedAt" = now(), attempts = e.attempts + 1, version = e.version + 1,
               "updatedAt" = now(), "changeTxid" = pg_current_xact_id()
         WHERE e.id = ANY(ARRAY(SELECT id FROM due))
-       RETURNING e.id, e.status, e.attempts, e."lockedAt", e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"
+       RETURNING e.id, e.status, e.attempts, ${isoTextSql(`e."lockedAt"`)} AS "lockedAt", e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"
      )
      SELECT c.*, due.previous_holder AS "previousHolder" FROM claimed c JOIN due USING (id)`,
     [lockToken, lockTtlMs, limit, id ?? null],
@@ -127,7 +132,7 @@ export async function advanceEntries(lockToken: string, advances: Advance[], nex
     attempt: a.entry.attempts,
     started_at: a.entry.lockedAt,
   }));
-  const { rows } = await pool.query<{ entryId: string; status: EntryStatus; attempts: number; nextLockedAt: Date | null }>(
+  const { rows } = await pool.query<{ entryId: string; status: EntryStatus; attempts: number; nextLockedAt: string | null }>(
     `WITH t AS MATERIALIZED (
        -- The token rides along as a column of a materialized CTE: compared with a constant, the
        -- planner expects one matching row (tokens are always new to its statistics) and may pick a
@@ -150,7 +155,7 @@ export async function advanceEntries(lockToken: string, advances: Advance[], nex
         -- Rows named by primary key (= ANY of the batch's ids): joined to t alone, the planner may
         -- read the whole table per batch.
         WHERE e.id = ANY(ARRAY(SELECT id FROM t)) AND e.id = t.id AND e."lockedBy" = t.token AND e.status = t.from_status
-       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at, e.attempts AS next_attempts, e."lockedAt" AS next_locked_at
+       RETURNING t.id, t.from_status, e.status AS to_status, t.attempt, t.started_at, e.attempts AS next_attempts, ${isoTextSql(`e."lockedAt"`)} AS next_locked_at
      ), recorded AS (
        INSERT INTO "StageExecution" ("entryId", "fromStatus", "toStatus", "workerId", attempt, "startedAt", outcome)
        SELECT id, from_status, to_status, split_part($1, '#', 1), attempt, started_at, 'SUCCEEDED' FROM advanced
@@ -171,7 +176,7 @@ export async function advanceEntries(lockToken: string, advances: Advance[], nex
 export async function heldBy(lockToken: string, ids: string[]): Promise<ClaimedEntry[]> {
   if (ids.length === 0) return [];
   const { rows } = await pool.query<ClaimedEntry>(
-    `SELECT e.id, e.status, e.attempts, e."lockedAt", NULL AS "previousHolder", e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"
+    `SELECT e.id, e.status, e.attempts, ${isoTextSql(`e."lockedAt"`)} AS "lockedAt", NULL AS "previousHolder", e."cancelRequestedAt" IS NOT NULL AS "cancelRequested"
        FROM "Entry" e WHERE e.id = ANY($1::uuid[]) AND e."lockedBy" = $2`,
     [ids, lockToken],
   );

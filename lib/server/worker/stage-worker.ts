@@ -271,7 +271,7 @@ export class StageWorker {
     let chained: Promise<string[]> | null = null;
     const beat = setInterval(() => void this.keepLocksFresh(claim), Math.max(50, this.options.lockTtlMs / 3));
     try {
-      const outcomes = await Promise.all(claim.entries.map((e) => this.performStage(e).catch(asError)));
+      const outcomes = await this.performStages(claim.entries);
       claim.finishing = true;
       const advances: Advance[] = [];
       const failures: Promise<void>[] = [];
@@ -315,20 +315,29 @@ export class StageWorker {
     return chained ? [...advanced, ...(await chained)] : advanced;
   }
 
-  /** The stage's work. The demo simulates it with a delay; FAILURE_RATE makes it fail on purpose. */
-  private async performStage(entry: ClaimedEntry): Promise<StageOutcome> {
-    // Cancelled while another holder had it: end it now (failStage records it as Cancelled).
-    if (entry.cancelRequested) return new Error(CANCELLED_ERROR);
-    if (this.options.hooks?.stageWork) {
-      await this.options.hooks.stageWork(entry);
+  /**
+   * The stage's work for each entry of a claim. The demo simulates it with a delay, and a claim's
+   * entries start together, so one wait stands for all of them (not a timer and a promise per
+   * entry); FAILURE_RATE makes some fail on purpose. An entry cancelled while another holder had
+   * it is not worked on: it ends as Cancelled (failStage records it).
+   */
+  private async performStages(entries: ClaimedEntry[]): Promise<StageOutcome[]> {
+    const stageWork = this.options.hooks?.stageWork;
+    if (stageWork) {
+      return Promise.all(
+        entries.map((entry) => (entry.cancelRequested ? new Error(CANCELLED_ERROR) : stageWork(entry).then((): StageOutcome => "done", asError))),
+      );
+    }
+    if (this.options.stageDelayMs > 0 && entries.some((e) => !e.cancelRequested)) await this.wait(this.options.stageDelayMs);
+    const { failureRate } = this.options;
+    return entries.map((entry) => {
+      if (entry.cancelRequested) return new Error(CANCELLED_ERROR);
+      if (this.interrupted) return "interrupted";
+      if (failureRate > 0 && Math.random() < failureRate) {
+        return new Error(`Injected failure in ${nextStatus(entry.status)} (FAILURE_RATE=${failureRate})`);
+      }
       return "done";
-    }
-    if (this.options.stageDelayMs > 0) await this.wait(this.options.stageDelayMs);
-    if (this.interrupted) return "interrupted";
-    if (this.options.failureRate > 0 && Math.random() < this.options.failureRate) {
-      throw new Error(`Injected failure in ${nextStatus(entry.status)} (FAILURE_RATE=${this.options.failureRate})`);
-    }
-    return "done";
+    });
   }
 
   private advanceOf(entry: ClaimedEntry): Advance {
@@ -383,7 +392,7 @@ export class StageWorker {
     const stage = nextStatus(entry.status) ?? entry.status;
     const outcome = written ? "failed" : "lock_lost";
     metrics.stageAttempts.inc({ stage, outcome });
-    metrics.stageDuration.observe({ stage, outcome }, (Date.now() - entry.lockedAt.getTime()) / 1000);
+    metrics.stageDuration.observe({ stage, outcome }, (Date.now() - Date.parse(entry.lockedAt)) / 1000);
     this.log.warn({ entryId: entry.id, stage, attempt: entry.attempts, retryInMs: delay, err: message, written }, "stage failed");
     if (delay !== null) setTimeout(() => this.wake(), delay + 5).unref();
   }
@@ -442,7 +451,7 @@ export class StageWorker {
     // Counted per (stage, outcome) group, not per entry: a batch is hundreds of entries.
     const groups = new Map<string, { stage: string; outcome: string; seconds: number[] }>();
     for (const a of advances) {
-      const durationMs = now - a.entry.lockedAt.getTime();
+      const durationMs = now - Date.parse(a.entry.lockedAt);
       const outcome = advanced.has(a.entry.id) ? "succeeded" : "lock_lost";
       const key = `${a.to}|${outcome}`;
       let group = groups.get(key);
