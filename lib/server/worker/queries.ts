@@ -24,7 +24,7 @@ export interface ClaimedEntry {
   /**
    * When this claim took the lock, as ISO text ("2026-11-29T07:29:01.807Z", the column's exact
    * millisecond): it goes back to the database as the stage execution's start, so it is never
-   * parsed into a Date and written out again (per entry, that was a tenth of a worker's CPU).
+   * parsed into a Date and written out again (per entry, that cost a worker a seventh of its CPU).
    */
   lockedAt: string;
   /** The token of the lock this claim took over (dead or expired holder); null when the row was free. */
