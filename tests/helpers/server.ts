@@ -1,10 +1,29 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
+import { afterAll } from "vitest";
 import { conformsToOpenApi } from "./openapi";
 import { freePort } from "./ports";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** Processes this test file started that have not exited yet. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Registers a process a test starts, so that it is stopped after the file's tests even when a
+ * failing assertion skipped the test's own stop (a server or worker left running can hang CI),
+ * and killed if the test process itself exits first.
+ */
+export function tracked<T extends ChildProcess>(child: T): T {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+afterAll(() => Promise.all([...running].map((child) => stopProcess(child, 2000))));
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
 
 export interface TestServer {
   url: string;
@@ -20,7 +39,7 @@ export interface TestServer {
  */
 export async function startServer(databaseUrl: string, env: Record<string, string> = {}, port?: number): Promise<TestServer> {
   port ??= await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port)], {
+  const child = tracked(spawn(process.execPath, [path.join(ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(port)], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -32,7 +51,7 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
-  });
+  }));
   let output = "";
   child.stdout?.on("data", (d) => (output += d));
   child.stderr?.on("data", (d) => (output += d));

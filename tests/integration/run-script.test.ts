@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/ports";
-import { api, stopProcess, waitFor } from "../helpers/server";
+import { api, stopProcess, tracked, waitFor } from "../helpers/server";
 
 // `npm start` / `npm run dev` go through scripts/run.ts: with DATABASE_URL unset it must start the
 // embedded PostgreSQL, migrate, serve, and stop the database again when the server stops.
@@ -15,11 +15,13 @@ const dataDir = mkdtempSync(path.join(tmpdir(), "aw-run-script-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function runScript(command: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/run.ts", command], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = tracked(
+    spawn(process.execPath, ["--import", "tsx", "scripts/run.ts", command], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
