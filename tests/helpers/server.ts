@@ -20,7 +20,7 @@ export function tracked<T extends ChildProcess>(child: T): T {
   child.once("exit", () => running.delete(child));
   return child;
 }
-afterAll(() => Promise.all([...running].map((child) => stopProcess(child, 2000))));
+afterAll(() => Promise.all([...running].map((child) => stopProcess(child))));
 process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
