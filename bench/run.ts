@@ -8,7 +8,6 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
-import { makeWorkerUtils } from "graphile-worker";
 import pg from "pg";
 import { ensureDatabase, startEmbeddedPostgres } from "../scripts/embedded-postgres";
 import { migrate } from "../lib/server/migrate";
@@ -89,33 +88,41 @@ async function main() {
       // ── 2. worker throughput and the peer, same server; each configuration REPEATS times,
       //       interleaved (drift weighs on all alike), the median kept ──
       // The peer does as many jobs as the app did transitions, so both runs last about as long.
+      // Each run's processes take two backlogs one after the other: the first as fresh processes
+      // (each process's JIT warm-up falls inside the 2–3 s measured), the second as the same
+      // processes warmed up, which is what a long-running deployment sees.
       const jobs = SIZES.workerEntries * 3;
-      const configs: Omit<ThroughputRun, "perSecond" | "samples" | "peakRssMb" | "countsExact">[] = [
+      const configs: Omit<ThroughputRun, "perSecond" | "samples" | "fresh" | "freshSamples" | "peakRssMb" | "countsExact">[] = [
         ...WORKER_RUNS.map(({ label, processes }) => ({ system: "app" as const, label, processes })),
         ...([["default", 1], ["batched", 1], ["batched", 4]] as const).map(([label, processes]) => ({ system: "graphile-worker" as const, label, processes })),
       ];
-      const samples = configs.map(() => ({ perSecond: [] as number[], peakRssMb: 0, countsExact: true }));
+      const samples = configs.map(() => ({ perSecond: [] as number[], fresh: [] as number[], peakRssMb: 0, countsExact: true }));
       let duplicateStages = 0;
       for (let repeat = 0; repeat < REPEATS; repeat++) {
         for (const [i, config] of configs.entries()) {
           const sample = samples[i]!;
           if (config.system === "graphile-worker") {
-            sample.perSecond.push(await measureGraphile(url, pool, config.label as "default" | "batched", config.processes, jobs));
+            const run = await measureGraphile(url, pool, config.label as "default" | "batched", config.processes, jobs);
+            sample.fresh.push(run.fresh);
+            sample.perSecond.push(run.steady);
           } else {
             const env = WORKER_RUNS.find((r) => r.label === config.label && r.processes === config.processes)!.env;
             const run = await measureApp(url, pool, config.processes, env);
-            sample.perSecond.push(run.perSecond);
+            sample.fresh.push(run.fresh);
+            sample.perSecond.push(run.steady);
             sample.peakRssMb = Math.max(sample.peakRssMb, run.peakRssMb);
             sample.countsExact &&= run.countsExact;
             duplicateStages += run.duplicateStages;
           }
-          log(`  ${config.system}, ${config.label}, ${config.processes} process(es): ${sample.perSecond.at(-1)!.toFixed(0)} /s`);
+          log(`  ${config.system}, ${config.label}, ${config.processes} process(es): ${sample.fresh.at(-1)!.toFixed(0)} /s fresh, ${sample.perSecond.at(-1)!.toFixed(0)} /s warmed up`);
         }
       }
       const runs: ThroughputRun[] = configs.map((config, i) => ({
         ...config,
         perSecond: median(samples[i]!.perSecond),
         samples: samples[i]!.perSecond,
+        fresh: median(samples[i]!.fresh),
+        freshSamples: samples[i]!.fresh,
         peakRssMb: samples[i]!.peakRssMb,
         countsExact: samples[i]!.countsExact,
       }));
@@ -242,7 +249,8 @@ function measurePgbench(url: string, seconds: number): { updatesPerSecond: numbe
 
 /**
  * The app: `processes` idle worker processes, then SIZES.workerEntries entries inserted in one
- * statement; stage transitions per second until the last is COMPLETED. Afterwards: whether the
+ * statement; stage transitions per second until the last is COMPLETED — first by the fresh
+ * processes, then (table emptied) by the same processes again. After each backlog: whether the
  * trigger-kept counts equal count(*), and how many stages succeeded twice (never, if locking holds).
  */
 async function measureApp(url: string, pool: pg.Pool, processes: number, env: Record<string, string>) {
@@ -250,16 +258,27 @@ async function measureApp(url: string, pool: pg.Pool, processes: number, env: Re
   await settle(pool);
   const workers = Array.from({ length: processes }, () => startWorker(url, env));
   await waitForWorkers(pool, processes);
-  const seconds = await timeUntilDone(
-    () => pool.query(`INSERT INTO "Entry" (title) SELECT 'job ' || g FROM generate_series(1, $1) g`, [SIZES.workerEntries]),
-    async () => (await countOf(pool, "COMPLETED")) === SIZES.workerEntries,
-  );
+  let countsExact = true;
+  let duplicateStages = 0;
+  const backlog = async () => {
+    const seconds = await timeUntilDone(
+      () => pool.query(`INSERT INTO "Entry" (title) SELECT 'job ' || g FROM generate_series(1, $1) g`, [SIZES.workerEntries]),
+      async () => (await countOf(pool, "COMPLETED")) === SIZES.workerEntries,
+    );
+    const dupes = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM "StageExecution" WHERE outcome = 'SUCCEEDED' GROUP BY "entryId", "fromStatus" HAVING count(*) > 1) d`,
+    );
+    duplicateStages += dupes.rows[0]!.n;
+    countsExact &&= await countsAreExact(pool);
+    return (SIZES.workerEntries * 3) / seconds;
+  };
+  const fresh = await backlog();
+  await pool.query(`TRUNCATE "Entry" CASCADE`); // the workers are idle: nothing is claimed
+  await settle(pool);
+  const steady = await backlog();
   const peak = Math.max(...workers.map((w) => peakRssMb(w.pid!)));
   await Promise.all(workers.map(stop));
-  const dupes = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM (SELECT 1 FROM "StageExecution" WHERE outcome = 'SUCCEEDED' GROUP BY "entryId", "fromStatus" HAVING count(*) > 1) d`,
-  );
-  return { perSecond: (SIZES.workerEntries * 3) / seconds, peakRssMb: peak, countsExact: await countsAreExact(pool), duplicateStages: dupes.rows[0]!.n };
+  return { fresh, steady, peakRssMb: peak, countsExact, duplicateStages };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -267,20 +286,32 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /**
  * graphile-worker on the same server: `processes` runner processes started and idle, then `jobs`
  * no-op jobs added in one statement; time from that commit until its job table is empty (jobs are
- * deleted as they complete).
+ * deleted as they complete). Twice, as the app: fresh processes, then the same ones again.
+ *
+ * The jobs go in through graphile-worker's own `add_jobs()` (what its `addJobs` calls), counted
+ * in the database: `addJobs` also returns every job row, and reading 60,000 of them into the bench
+ * took long enough after the commit that the runners had done much of the work before the clock
+ * started (warmed-up runs printed up to 412,000 jobs/s). The app's INSERT returns nothing.
  */
 async function measureGraphile(url: string, pool: pg.Pool, mode: "default" | "batched", processes: number, jobs: number) {
   await settle(pool);
   const peers = await Promise.all(Array.from({ length: processes }, () => startGraphile(url, mode)));
-  const utils = await makeWorkerUtils({ connectionString: url });
   try {
-    const specs = Array.from({ length: jobs }, () => ({ identifier: "noop", payload: {} }));
-    return jobs / (await timeUntilDone(
-      () => utils.addJobs(specs),
-      async () => (await pool.query(`SELECT NOT EXISTS (SELECT 1 FROM graphile_worker._private_jobs) AS done`)).rows[0].done,
-    ));
+    const specs = JSON.stringify(Array.from({ length: jobs }, () => ({ identifier: "noop", payload: {} })));
+    const backlog = async () =>
+      jobs /
+      (await timeUntilDone(
+        () =>
+          pool.query(
+            `SELECT count(*) FROM graphile_worker.add_jobs(ARRAY(SELECT json_populate_recordset(NULL::graphile_worker.job_spec, $1::json)))`,
+            [specs],
+          ),
+        async () => (await pool.query(`SELECT NOT EXISTS (SELECT 1 FROM graphile_worker._private_jobs) AS done`)).rows[0].done,
+      ));
+    const fresh = await backlog();
+    await settle(pool);
+    return { fresh, steady: await backlog() };
   } finally {
-    await utils.release();
     await Promise.all(peers.map(stop));
   }
 }
@@ -502,9 +533,12 @@ interface ThroughputRun {
   system: "app" | "graphile-worker";
   label: string;
   processes: number;
-  /** The median of `samples`. */
+  /** The median of `samples`: the second backlog, processes warmed up. */
   perSecond: number;
   samples: number[];
+  /** The median of `freshSamples`: the first backlog, fresh processes. */
+  fresh: number;
+  freshSamples: number[];
   peakRssMb: number;
   countsExact: boolean;
 }
@@ -543,17 +577,23 @@ function report(r: Report) {
           : `graphile-worker ${run.label}, ${run.processes} process${run.processes > 1 ? "es" : ""}, ${t.jobs.toLocaleString()} no-op jobs`;
       const unit = run.system === "app" ? "transitions/s" : "jobs/s";
       const vs = pgbench ? `, ${x(run.perSecond, pgbench.updatesPerSecond)} pgbench` : "";
-      const spread = run.samples.length > 1 ? ` (${Math.min(...run.samples).toFixed(0)}–${Math.max(...run.samples).toFixed(0)})` : "";
-      lines.push(`| ${what} | ${run.perSecond.toFixed(0)} ${unit}${spread} | ${run === peer ? "1.00× peer (the reference)" : `${x(run.perSecond, peer.perSecond)} peer`}${vs} |`);
+      const spread = (xs: number[]) => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})` : "");
+      const value = `${run.perSecond.toFixed(0)} ${unit}${spread(run.samples)} warmed up; ${run.fresh.toFixed(0)}${spread(run.freshSamples)} fresh`;
+      const ratio = run === peer ? "1.00× peer (the reference)" : `${x(run.perSecond, peer.perSecond)} peer (fresh ${x(run.fresh, peer.fresh)})`;
+      lines.push(`| ${what} | ${value} | ${ratio}${vs} |`);
     }
     lines.push(`| duplicate successful stages, all app runs | ${t.duplicateStages} | |`);
-    if (t.repeats > 1) lines.push(`| each throughput row: median of ${t.repeats} interleaved runs (min–max) | | |`);
+    if (t.repeats > 1) lines.push(`| each throughput row: median of ${t.repeats} interleaved runs (min–max); "fresh": the processes' first backlog, "warmed up": their second | | |`);
     const one = app("defaults", 1)!;
     const two = app("defaults", 2)!;
     const four = app("defaults", 4)!;
-    targets.push(["app: 4 processes at defaults ≥ 1.0× graphile-worker batched", four.perSecond >= peer.perSecond, x(four.perSecond, peer.perSecond)]);
-    targets.push(["app: 4 processes ≥ 1.0× 1 process (defaults)", four.perSecond >= one.perSecond, x(four.perSecond, one.perSecond)]);
-    targets.push(["app: 2 processes ≥ 1.0× 1 process (defaults)", two.perSecond >= one.perSecond, x(two.perSecond, one.perSecond)]);
+    // A throughput target holds for warmed-up processes (what a deployment's long-running workers
+    // do) and for fresh ones (what the first seconds after a start or a scale-up do) alike.
+    const atLeast = (a: ThroughputRun, b: ThroughputRun) => a.perSecond >= b.perSecond && a.fresh >= b.fresh;
+    const vs = (a: ThroughputRun, b: ThroughputRun) => `${x(a.perSecond, b.perSecond)} warmed up, ${x(a.fresh, b.fresh)} fresh`;
+    targets.push(["app: 4 processes at defaults ≥ 1.0× graphile-worker batched", atLeast(four, peer), vs(four, peer)]);
+    targets.push(["app: 4 processes ≥ 1.0× 1 process (defaults)", atLeast(four, one), vs(four, one)]);
+    targets.push(["app: 2 processes ≥ 1.0× 1 process (defaults)", atLeast(two, one), vs(two, one)]);
     targets.push(["counts exact after every run; no duplicate stage", t.runs.every((p) => p.countsExact) && t.duplicateStages === 0, `${t.duplicateStages} duplicates`]);
     targets.push(["worker peak RSS ≤ 200 MB", Math.max(...t.runs.map((p) => p.peakRssMb)) <= 200, `${Math.max(...t.runs.map((p) => p.peakRssMb))} MB`]);
   }
