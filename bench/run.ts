@@ -104,12 +104,12 @@ async function main() {
           if (config.system === "graphile-worker") {
             const run = await measureGraphile(url, pool, config.label as "default" | "batched", config.processes, jobs);
             sample.fresh.push(run.fresh);
-            sample.perSecond.push(run.steady);
+            sample.perSecond.push(run.warmedUp);
           } else {
             const env = WORKER_RUNS.find((r) => r.label === config.label && r.processes === config.processes)!.env;
             const run = await measureApp(url, pool, config.processes, env);
             sample.fresh.push(run.fresh);
-            sample.perSecond.push(run.steady);
+            sample.perSecond.push(run.warmedUp);
             sample.peakRssMb = Math.max(sample.peakRssMb, run.peakRssMb);
             sample.countsExact &&= run.countsExact;
             duplicateStages += run.duplicateStages;
@@ -275,10 +275,10 @@ async function measureApp(url: string, pool: pg.Pool, processes: number, env: Re
   const fresh = await backlog();
   await pool.query(`TRUNCATE "Entry" CASCADE`); // the workers are idle: nothing is claimed
   await settle(pool);
-  const steady = await backlog();
+  const warmedUp = await backlog();
   const peak = Math.max(...workers.map((w) => peakRssMb(w.pid!)));
   await Promise.all(workers.map(stop));
-  return { fresh, steady, peakRssMb: peak, countsExact, duplicateStages };
+  return { fresh, warmedUp, peakRssMb: peak, countsExact, duplicateStages };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -310,7 +310,7 @@ async function measureGraphile(url: string, pool: pg.Pool, mode: "default" | "ba
       ));
     const fresh = await backlog();
     await settle(pool);
-    return { fresh, steady: await backlog() };
+    return { fresh, warmedUp: await backlog() };
   } finally {
     await Promise.all(peers.map(stop));
   }
@@ -590,10 +590,10 @@ function report(r: Report) {
     // A throughput target holds for warmed-up processes (what a deployment's long-running workers
     // do) and for fresh ones (what the first seconds after a start or a scale-up do) alike.
     const atLeast = (a: ThroughputRun, b: ThroughputRun) => a.perSecond >= b.perSecond && a.fresh >= b.fresh;
-    const vs = (a: ThroughputRun, b: ThroughputRun) => `${x(a.perSecond, b.perSecond)} warmed up, ${x(a.fresh, b.fresh)} fresh`;
-    targets.push(["app: 4 processes at defaults ≥ 1.0× graphile-worker batched", atLeast(four, peer), vs(four, peer)]);
-    targets.push(["app: 4 processes ≥ 1.0× 1 process (defaults)", atLeast(four, one), vs(four, one)]);
-    targets.push(["app: 2 processes ≥ 1.0× 1 process (defaults)", atLeast(two, one), vs(two, one)]);
+    const ratios = (a: ThroughputRun, b: ThroughputRun) => `${x(a.perSecond, b.perSecond)} warmed up, ${x(a.fresh, b.fresh)} fresh`;
+    targets.push(["app: 4 processes at defaults ≥ 1.0× graphile-worker batched", atLeast(four, peer), ratios(four, peer)]);
+    targets.push(["app: 4 processes ≥ 1.0× 1 process (defaults)", atLeast(four, one), ratios(four, one)]);
+    targets.push(["app: 2 processes ≥ 1.0× 1 process (defaults)", atLeast(two, one), ratios(two, one)]);
     targets.push(["counts exact after every run; no duplicate stage", t.runs.every((p) => p.countsExact) && t.duplicateStages === 0, `${t.duplicateStages} duplicates`]);
     targets.push(["worker peak RSS ≤ 200 MB", Math.max(...t.runs.map((p) => p.peakRssMb)) <= 200, `${Math.max(...t.runs.map((p) => p.peakRssMb))} MB`]);
   }
