@@ -20,7 +20,11 @@ export function tracked<T extends ChildProcess>(child: T): T {
   child.once("exit", () => running.delete(child));
   return child;
 }
-afterAll(() => Promise.all([...running].map((child) => stopProcess(child))));
+/** Stops every tracked process still running; runs after each test file's tests anyway. */
+export function stopTracked() {
+  return Promise.all([...running].map((child) => stopProcess(child)));
+}
+afterAll(stopTracked);
 process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });

@@ -5,14 +5,19 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/ports";
-import { api, stopProcess, tracked, waitFor } from "../helpers/server";
+import { api, stopProcess, stopTracked, tracked, waitFor } from "../helpers/server";
 
 // `npm start` / `npm run dev` go through scripts/run.ts: with DATABASE_URL unset it must start the
 // embedded PostgreSQL, migrate, serve, and stop the database again when the server stops.
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const dataDir = mkdtempSync(path.join(tmpdir(), "aw-run-script-"));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+// Leftover processes first (a failing test skips its own stop): they still use the data folder,
+// and file-level afterAll hooks run last-registered first, before the helper's.
+afterAll(async () => {
+  await stopTracked();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 function runScript(command: string, env: Record<string, string>) {
   const child = tracked(
@@ -104,6 +109,7 @@ describe("scripts/run.ts", () => {
         await stopProcess(second.child, 60_000);
       }
     } finally {
+      await stopTracked(); // a run a failing assertion left behind still uses the folder
       rmSync(ownDir, { recursive: true, force: true });
     }
   });
