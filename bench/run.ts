@@ -622,7 +622,11 @@ function report(r: Report) {
     // A throughput target holds for warmed-up processes (what a deployment's long-running workers
     // do) and for fresh ones (what the first seconds after a start or a scale-up do) alike.
     const atLeast = (a: ThroughputRun, b: ThroughputRun) => a.perSecond >= b.perSecond && a.fresh >= b.fresh;
-    const ratios = (a: ThroughputRun, b: ThroughputRun) => `${x(a.perSecond, b.perSecond)} warmed up, ${x(a.fresh, b.fresh)} fresh`;
+    // With the medians' ratio, each repeat's own (its two runs were neighbours in the run order):
+    // how far apart they lie says how much to trust the median.
+    const pairs = (as: number[], bs: number[]) => (as.length > 1 ? ` (runs ${as.map((v, i) => (v / bs[i]!).toFixed(2)).join(", ")})` : "");
+    const ratios = (a: ThroughputRun, b: ThroughputRun) =>
+      `${x(a.perSecond, b.perSecond)} warmed up${pairs(a.samples, b.samples)}, ${x(a.fresh, b.fresh)} fresh${pairs(a.freshSamples, b.freshSamples)}`;
     targets.push(["app: 4 processes at defaults ≥ 1.0× graphile-worker batched", atLeast(four, peer), ratios(four, peer)]);
     targets.push(["app: 4 processes ≥ 1.0× 1 process (defaults)", atLeast(four, one), ratios(four, one)]);
     targets.push(["app: 2 processes ≥ 1.0× 1 process (defaults)", atLeast(two, one), ratios(two, one)]);
