@@ -176,7 +176,7 @@ async function main() {
       // map, hint bits, and the bulk load's pages written out. Without the CHECKPOINT, the one the
       // load's WAL sets off ran for half a minute, during the measurement (PostgreSQL 15's log).
       await pool.query("VACUUM (ANALYZE) \"Entry\"");
-      await pool.query("CHECKPOINT");
+      await checkpoint(pool);
       // Poll and control take turns, POLL_ROUNDS times (the order swapped every other round), so
       // that this machine's drift weighs on both alike; the medians are compared. Each timed run
       // follows a second of the same load, untimed: the web server's pool closes connections idle
@@ -359,10 +359,15 @@ async function startGraphile(url: string, mode: "default" | "batched") {
 /**
  * Before each throughput run, app or peer: the previous run's dead rows vacuumed and its writes
  * checkpointed, so that no run pays for the one before it (autovacuum and checkpoints otherwise
- * land in whichever run comes next). CHECKPOINT needs a privileged role; without one it is skipped.
+ * land in whichever run comes next).
  */
 async function settle(pool: pg.Pool) {
   await pool.query("VACUUM");
+  await checkpoint(pool);
+}
+
+/** CHECKPOINT needs a privileged role; on a DATABASE_URL without one it is skipped. */
+async function checkpoint(pool: pg.Pool) {
   await pool.query("CHECKPOINT").catch(() => {});
 }
 
@@ -619,6 +624,8 @@ function report(r: Report) {
   const lines: string[] = [];
   const targets: [string, boolean, string][] = [];
   const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  // The ratio of every repeat or round beside a median's: how far apart they lie says how much to trust it.
+  const each = (label: string, ratios: number[]) => (ratios.length > 1 ? ` (${label} ${ratios.map((v) => v.toFixed(2)).join(", ")})` : "");
   lines.push(`Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGb} GiB; Node ${r.machine.node}; PostgreSQL ${r.machine.postgres} (${r.machine.database}); ${r.machine.mode} run, ${r.machine.date}`);
   lines.push("");
   lines.push("| measurement | value | ratio |");
@@ -654,9 +661,8 @@ function report(r: Report) {
     // A throughput target holds for warmed-up processes (what a deployment's long-running workers
     // do) and for fresh ones (what the first seconds after a start or a scale-up do) alike.
     const atLeast = (a: ThroughputRun, b: ThroughputRun) => a.perSecond >= b.perSecond && a.fresh >= b.fresh;
-    // With the medians' ratio, each repeat's own (its two runs were neighbours in the run order):
-    // how far apart they lie says how much to trust the median.
-    const pairs = (as: number[], bs: number[]) => (as.length > 1 ? ` (runs ${as.map((v, i) => (v / bs[i]!).toFixed(2)).join(", ")})` : "");
+    // Each repeat's own ratio: its two runs were neighbours in the run order.
+    const pairs = (as: number[], bs: number[]) => each("runs", as.map((v, i) => v / bs[i]!));
     const ratios = (a: ThroughputRun, b: ThroughputRun) =>
       `${x(a.perSecond, b.perSecond)} warmed up${pairs(a.samples, b.samples)}, ${x(a.fresh, b.fresh)} fresh${pairs(a.freshSamples, b.freshSamples)}`;
     targets.push(["app: 4 processes at defaults ≥ 1.0× graphile-worker batched", atLeast(four, peer), ratios(four, peer)]);
@@ -675,7 +681,7 @@ function report(r: Report) {
     const first = r.poll.runs[0]!;
     const big = r.poll.runs.at(-1)!;
     const latencyRatio = big.poll.p50 / Math.max(first.poll.p50, 0.001);
-    const rounds = (p: PollRun) => (p.roundRatios.length > 1 ? ` (rounds ${p.roundRatios.map((v) => v.toFixed(2)).join(", ")})` : "");
+    const rounds = (p: PollRun) => each("rounds", p.roundRatios);
     for (const p of r.poll.runs) {
       lines.push(`| GET /api/entries?limit=50 at ${p.rows.toLocaleString()} rows (req/s, p50 / p99) | ${p.poll.rps.toFixed(0)} /s, ${p.poll.p50} / ${p.poll.p99} ms | ${p.ratioToControl.toFixed(2)}× control${rounds(p)} |`);
       lines.push(`| control GET /api/health/live at ${p.rows.toLocaleString()} rows | ${p.control.rps.toFixed(0)} /s, ${p.control.p50} / ${p.control.p99} ms | 1.00× |`);
